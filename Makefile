@@ -1,0 +1,35 @@
+# Two entry points: `make demo` (tiny end-to-end X-STILTs run) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH ?= torch==2.13.0
+
+.PHONY: install demo test quicktest lint bench
+
+install: $(VENV)/.installed
+
+# torch is pinned (a CPU wheel here); fairseq comes from the ve-fairseq fork without its
+# deps because its metadata asks for torchaudio (see README, "Why ve-fairseq").
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q --no-deps ve-fairseq==0.12.3
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $@
+
+demo: install
+	$(BIN)/stilts-demo --out demo_out
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+quicktest: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: install
+	$(BIN)/python benchmarks/classification_speed.py

@@ -1,0 +1,18 @@
+"""fairseq-stilts: X-STILTs with XLM-R on XTREME as a fairseq plugin.
+
+Importing the package makes fairseq checkpoints loadable under torch's weights-only loading and
+registers the tasks, criteria and models with fairseq.
+"""
+
+__version__ = "0.1.0"
+
+import logging  # noqa: E402
+
+# fairseq nags at import time about an optional speech dependency we never use.
+logging.getLogger("fairseq.tasks.text_to_speech").setLevel(logging.WARNING)
+
+from fairseq_stilts.checkpoint_safety import allow_fairseq_checkpoints  # noqa: E402
+
+allow_fairseq_checkpoints()
+
+from fairseq_stilts import criterions, models, tasks  # noqa: E402, F401

@@ -1,0 +1,112 @@
+"""stilts-eval: zero-shot evaluation of a checkpoint on every language of a task.
+
+Runs the stock ``fairseq-validate`` once over the subsets ``<split>.<lang>`` (English first) and
+writes one results JSON: a row per language with task, language, split, metric, value,
+checkpoint and the data manifest's hash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from fairseq_stilts.cli.fairseq_tools import run_fairseq
+from fairseq_stilts.cli.main import cli
+from fairseq_stilts.data.encoder import file_sha256
+from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.registry import get_spec
+from fairseq_stilts.writes import write_atomic
+
+
+def evaluate(
+    task: str,
+    data: Path,
+    checkpoint: Path,
+    split: str = "test",
+    languages: list[str] | None = None,
+    batch_size: int = 32,
+    cpu: bool = False,
+) -> list[dict]:
+    """Per-language metric rows for ``checkpoint`` on the prepared ``data`` folder."""
+    spec = get_spec(task)
+    spec.require_runnable()
+    manifest_path = Path(data) / "manifest.json"
+    if not manifest_path.is_file():
+        raise StiltsError(
+            f"{manifest_path}: not found; make the data folder with stilts-prepare {task}"
+        )
+    if not Path(checkpoint).is_file():
+        raise StiltsError(f"{checkpoint}: checkpoint not found")
+    manifest = json.loads(manifest_path.read_text())
+    found = manifest["languages"]["dev" if split == "valid" else split]
+    languages = languages or found
+    missing = [lang for lang in languages if lang not in found]
+    if missing:
+        raise StiltsError(f"{data}: no {split} data for {missing}; it has {found}")
+    languages = sorted(languages, key=lambda lang: (lang != "en", lang))
+    subsets = [f"{split}.{lang}" for lang in languages]
+    args = [str(data), "--task", task, "--path", str(checkpoint), "--valid-subset", ",".join(subsets),
+            "--batch-size", str(batch_size), "--log-format", "json", "--num-workers", "0"]  # fmt: skip
+    output = run_fairseq(
+        "fairseq-validate",
+        args + (["--cpu"] if cpu else []),
+        Path(checkpoint).with_suffix(f".{task}.{split}.log"),
+    )
+    stats = _parse_validate_output(output, subsets)
+    rows = []
+    for lang, subset in zip(languages, subsets, strict=True):
+        key = f"{subset}_{spec.metric}"
+        if key not in stats.get(subset, {}):
+            raise StiltsError(f"fairseq-validate printed no {spec.metric} for subset {subset!r}")
+        rows.append(
+            {
+                "task": task,
+                "language": lang,
+                "split": split,
+                "metric": spec.metric,
+                "value": float(stats[subset][key]),
+                "checkpoint": str(Path(checkpoint).resolve()),
+                "data_manifest_sha256": file_sha256(manifest_path),
+            }
+        )
+    return rows
+
+
+def _parse_validate_output(output: str, subsets: list[str]) -> dict[str, dict]:
+    """The final JSON stats line fairseq-validate prints for each subset."""
+    stats = {}
+    for line in output.splitlines():
+        parts = line.split(" | ", 3)
+        if len(parts) == 4 and parts[2] in subsets and parts[3].startswith("{"):
+            stats[parts[2]] = json.loads(parts[3])
+    return stats
+
+
+def format_table(rows: list[dict]) -> str:
+    lines = [f"{'language':<10}{rows[0]['metric'] if rows else 'value':>10}"]
+    lines += [f"{row['language']:<10}{row['value']:>10.2f}" for row in rows]
+    if rows:
+        lines.append(f"{'mean':<10}{sum(r['value'] for r in rows) / len(rows):>10.2f}")
+    return "\n".join(lines)
+
+
+@cli
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="stilts-eval", description=__doc__)
+    parser.add_argument("task")
+    parser.add_argument("data", type=Path, help="data folder made by stilts-prepare")
+    parser.add_argument("--path", type=Path, required=True, help="checkpoint to evaluate")
+    parser.add_argument("--split", choices=("valid", "test"), default="test")
+    parser.add_argument("--languages", nargs="+", help="default: every language in the data")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--cpu", action="store_true")
+    parser.add_argument("--out", type=Path, help="results JSON (default: next to the checkpoint)")
+    args = parser.parse_args(argv)
+    rows = evaluate(
+        args.task, args.data, args.path, args.split, args.languages, args.batch_size, args.cpu
+    )
+    out = args.out or args.path.with_suffix(f".{args.task}.{args.split}.json")
+    write_atomic(out, json.dumps(rows, indent=2) + "\n")
+    print(format_table(rows))
+    print(f"results: {out}")

@@ -1,0 +1,45 @@
+"""stilts-prepare: raw task files -> a fairseq data folder (binarized subsets + manifest)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from fairseq_stilts.cli.main import cli
+from fairseq_stilts.data.prepare import prepare_task
+from fairseq_stilts.errors import StiltsError
+
+
+def _lang_path(value: str) -> tuple[str, Path]:
+    lang, sep, path = value.partition("=")
+    if not sep or not lang or not path:
+        raise argparse.ArgumentTypeError(f"expected LANG=PATH, got {value!r}")
+    return lang, Path(path)
+
+
+@cli
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="stilts-prepare", description=__doc__)
+    parser.add_argument("task", help="task name (see stilts-tasks)")
+    parser.add_argument("raw", nargs="?", type=Path, help="folder with the task's raw files")
+    parser.add_argument("--hf", type=_lang_path, action="append", metavar="LANG=PATH",
+                        help="a local Hugging Face dataset (save_to_disk folder or parquet files) "
+                        "for one language, instead of RAW; repeat per language")  # fmt: skip
+    parser.add_argument("--model", type=Path, required=True,
+                        help="pretrained model folder with dict.txt and sentencepiece.bpe.model")  # fmt: skip
+    parser.add_argument("--out", type=Path, required=True, help="data folder to create")
+    parser.add_argument(
+        "--languages", nargs="+", help="only these dev/test languages (default: all found)"
+    )
+    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
+    parser.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    args = parser.parse_args(argv)
+    if args.hf and len(dict(args.hf)) != len(args.hf):
+        raise StiltsError("--hf: a language is given twice")
+    manifest = prepare_task(
+        args.task, args.out, args.model, raw=args.raw, hf=dict(args.hf or []),
+        languages=args.languages, workers=args.workers, force=args.force,
+    )  # fmt: skip
+    counts = ", ".join(f"{name} {s['count']}" for name, s in manifest["subsets"].items())
+    print(f"{args.out}: {counts}")

@@ -1,0 +1,53 @@
+"""Cross-entropy over a named classification head; accuracy from exact integer sums."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from fairseq.criterions import FairseqCriterion, register_criterion
+from fairseq.dataclass import FairseqDataclass
+from fairseq.logging import metrics
+
+
+@register_criterion("stilts_classification", dataclass=FairseqDataclass)
+class ClassificationCriterion(FairseqCriterion):
+    """Sentence(-pair) classification through the task's head (``task.head_name``)."""
+
+    def forward(self, model, sample, reduce=True):
+        logits, _ = model(
+            **sample["net_input"], features_only=True, classification_head_name=self.task.head_name
+        )
+        targets = sample["target"].view(-1)
+        lprobs = F.log_softmax(logits, dim=-1, dtype=torch.float32)
+        loss = F.nll_loss(lprobs, targets, reduction="sum")
+        n = targets.numel()
+        logging_output = {
+            "loss": loss.data,
+            "ntokens": sample["ntokens"],
+            "nsentences": n,
+            "sample_size": n,
+            "ncorrect": (lprobs.argmax(dim=-1) == targets).sum().item(),
+        }
+        return loss, n, logging_output
+
+    @staticmethod
+    def reduce_metrics(logging_outputs) -> None:
+        def total(key):
+            return sum(log.get(key, 0) for log in logging_outputs)
+
+        sample_size = total("sample_size")
+        metrics.log_scalar(
+            "loss", total("loss") / max(sample_size, 1) / math.log(2), sample_size, round=3
+        )
+        metrics.log_scalar_sum("_ncorrect", total("ncorrect"))
+        metrics.log_scalar_sum("_nsentences", total("nsentences"))
+        metrics.log_derived(
+            "accuracy",
+            lambda m: round(100.0 * m["_ncorrect"].sum / max(m["_nsentences"].sum, 1), 4),
+        )
+
+    @staticmethod
+    def logging_outputs_can_be_summed() -> bool:
+        return True

@@ -1,0 +1,95 @@
+"""Collect a task's raw examples (files in the spec's layout or local HF datasets) and check them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fairseq_stilts.data.hf_local import UNLABELLED, read_hf_local
+from fairseq_stilts.data.readers import Example
+from fairseq_stilts.errors import DataError, StiltsError
+from fairseq_stilts.registry import TaskSpec, get_reader
+
+
+@dataclass
+class Part:
+    """Checked examples of one split in one language from one origin (file or dataset)."""
+
+    split: str
+    lang: str
+    origin: str
+    texts: list[tuple[str, ...]] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    skipped: int = 0
+
+
+def check_languages(spec: TaskSpec, languages: Iterable[str], where: str) -> None:
+    unknown = sorted(set(languages) - set(spec.languages))
+    if unknown:
+        raise StiltsError(
+            f"{where}: language(s) {unknown} not in task {spec.name!r}; valid: {' '.join(spec.languages)}"
+        )
+
+
+def check_examples(spec: TaskSpec, examples: Iterable[Example], part: Part) -> Part:
+    """Fill ``part`` with examples whose texts are non-empty and labels known."""
+    for ex in examples:
+        if ex.label in spec.skip_labels or ex.label == UNLABELLED:
+            part.skipped += 1
+            continue
+        label = spec.canonical_label(ex.label)
+        if label not in spec.labels:
+            raise DataError(
+                ex.path, f"unknown label {ex.label!r}; expected one of {list(spec.labels)}", ex.line
+            )
+        for name, text in zip(spec.input_fields, ex.texts, strict=True):
+            if not text.strip():
+                raise DataError(ex.path, f"empty text in field {name!r}", ex.line)
+        part.texts.append(ex.texts)
+        part.labels.append(spec.labels.index(label))
+    return part
+
+
+def parts_from_files(spec: TaskSpec, raw: Path, languages: set[str] | None) -> list[Part]:
+    """Read every file of the spec's layout under ``raw``; ``{lang}`` patterns are globbed."""
+    if not raw.is_dir():
+        raise DataError(raw, "raw data folder not found")
+    parts = []
+    for source in spec.sources:
+        reader = get_reader(source.reader)
+        if "{lang}" not in source.pattern:
+            files = [(source.lang, raw / source.pattern)]
+        else:
+            files = _glob_languages(spec, raw, source.pattern)
+            if not files and source.split != "test":
+                raise DataError(
+                    raw / source.pattern, f"no file matches this {source.split} pattern"
+                )
+        for lang, path in files:
+            if languages is not None and lang not in languages:
+                continue
+            examples = reader(path, source.columns, spec.input_fields, source.header)
+            parts.append(check_examples(spec, examples, Part(source.split, lang, str(path))))
+    return parts
+
+
+def parts_from_hf(spec: TaskSpec, datasets: dict[str, Path]) -> list[Part]:
+    """Read local HF datasets given per language (``{"de": Path(...)}``)."""
+    check_languages(spec, datasets, "--hf")
+    parts = []
+    for lang, path in sorted(datasets.items()):
+        for split, examples in read_hf_local(path, spec.input_fields).items():
+            parts.append(check_examples(spec, examples, Part(split, lang, f"{path}[{split}]")))
+    return parts
+
+
+def _glob_languages(spec: TaskSpec, raw: Path, pattern: str) -> list[tuple[str, Path]]:
+    regex = re.compile(re.escape(pattern).replace(r"\{lang\}", "(?P<lang>[^/]+)") + "$")
+    found = []
+    for path in sorted(raw.glob(pattern.replace("{lang}", "*"))):
+        lang = regex.search(path.relative_to(raw).as_posix()).group("lang")
+        check_languages(spec, [lang], str(path))
+        found.append((lang, path))
+    return found

@@ -1,0 +1,182 @@
+"""Build a fairseq data folder for one task, atomically.
+
+Layout (the same that stock ``sentence_prediction`` reads): ``input0/``, ``input1/`` (one per
+input field) and ``label/``, each with ``dict.txt`` and the binarized subsets ``train``, ``valid``
+(English dev), ``valid.<lang>`` and ``test.<lang>``; plus ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+import torch
+from fairseq.data import Dictionary, indexed_dataset
+
+from fairseq_stilts import __version__
+from fairseq_stilts.data.encoder import DICT_FILE, SPM_FILE, PieceEncoder, file_sha256
+from fairseq_stilts.data.examples import Part, check_languages, parts_from_files, parts_from_hf
+from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.registry import get_spec
+
+MANIFEST = "manifest.json"
+
+
+def prepare_task(
+    task: str,
+    out: Path,
+    model_dir: Path,
+    raw: Path | None = None,
+    hf: dict[str, Path] | None = None,
+    languages: list[str] | None = None,
+    workers: int = 2,
+    force: bool = False,
+) -> dict:
+    """Read, check, encode and binarize a task's data into ``out``; return the manifest."""
+    spec = get_spec(task)
+    spec.require_runnable()
+    out = Path(out)
+    if out.exists() and not force:
+        raise StiltsError(f"{out} already exists (pass --force to replace it)")
+    if (raw is None) == (not hf):
+        raise StiltsError("give exactly one of a raw data folder or --hf LANG=PATH datasets")
+    if languages:
+        check_languages(spec, languages, "--languages")
+    wanted = set(languages) | {"en"} if languages else None
+    parts = (
+        parts_from_files(spec, Path(raw), wanted) if raw is not None else parts_from_hf(spec, hf)
+    )
+    subsets = _subsets(parts, task)
+    encoder = PieceEncoder(model_dir)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        texts = [t for members in subsets.values() for p in members for t in p.texts]
+        encoded = iter(_encode_all(texts, model_dir, workers))
+        label_dict = _label_dictionary(spec.labels, subsets["train"])
+        for subset, members in subsets.items():
+            rows = [[next(encoded) for _ in range(len(t))] for p in members for t in p.texts]
+            labels = [label for p in members for label in p.labels]
+            for i in range(len(spec.input_fields)):
+                write_indexed(
+                    tmp / f"input{i}" / subset, [row[i] for row in rows], len(encoder.dictionary)
+                )
+            write_indexed(
+                tmp / "label" / subset,
+                [np.array([label_dict.nspecial + y, label_dict.eos()]) for y in labels],
+                len(label_dict),
+            )
+        for i in range(len(spec.input_fields)):
+            shutil.copyfile(Path(model_dir) / DICT_FILE, tmp / f"input{i}" / DICT_FILE)
+        label_dict.save(str(tmp / "label" / DICT_FILE))
+        manifest = _manifest(spec, subsets, Path(model_dir))
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        _replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _subsets(parts: list[Part], task: str) -> dict[str, list[Part]]:
+    """Group parts into fairseq subsets: train, valid (English dev), valid.<lang>, test.<lang>."""
+    subsets: dict[str, list[Part]] = {"train": [p for p in parts if p.split == "train"]}
+    subsets["valid"] = [p for p in parts if p.split == "dev" and p.lang == "en"]
+    for split, prefix in (("dev", "valid"), ("test", "test")):
+        for lang in sorted({p.lang for p in parts if p.split == split}):
+            subsets[f"{prefix}.{lang}"] = [p for p in parts if p.split == split and p.lang == lang]
+    for name in ("train", "valid"):
+        if not any(p.texts for p in subsets[name]):
+            what = "training" if name == "train" else "English dev"
+            raise StiltsError(
+                f"task {task!r}: no {what} examples found (subset {name!r} would be empty)"
+            )
+    return subsets
+
+
+def _encode_all(texts: list[tuple[str, ...]], model_dir: Path, workers: int) -> list[np.ndarray]:
+    flat = [text for row in texts for text in row]
+    if workers <= 1 or len(flat) < 1000:
+        _init_worker(model_dir)
+        return [_encode(t) for t in flat]
+    with Pool(workers, initializer=_init_worker, initargs=(model_dir,)) as pool:
+        return pool.map(_encode, flat, chunksize=256)
+
+
+_worker_encoder: PieceEncoder | None = None
+
+
+def _init_worker(model_dir: Path) -> None:
+    global _worker_encoder
+    _worker_encoder = PieceEncoder(model_dir)
+
+
+def _encode(text: str) -> np.ndarray:
+    return _worker_encoder.encode(text)
+
+
+def write_indexed(prefix: Path, items: list[np.ndarray], vocab_size: int) -> None:
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    builder = indexed_dataset.make_builder(f"{prefix}.bin", impl="mmap", vocab_size=vocab_size)
+    for ids in items:
+        builder.add_item(torch.from_numpy(np.asarray(ids, dtype=np.int64)))
+    builder.finalize(f"{prefix}.idx")
+
+
+def _label_dictionary(labels: tuple[str, ...], train: list[Part]) -> Dictionary:
+    counts = np.bincount([y for p in train for y in p.labels], minlength=len(labels))
+    dictionary = Dictionary()
+    for label, count in zip(labels, counts, strict=True):
+        dictionary.add_symbol(label, n=int(count))
+    return dictionary
+
+
+def _manifest(spec, subsets: dict[str, list[Part]], model_dir: Path) -> dict:
+    return {
+        "task": spec.name,
+        "family": spec.family,
+        "input_fields": list(spec.input_fields),
+        "labels": list(spec.labels),
+        "languages": {
+            split: sorted({p.lang for ps in subsets.values() for p in ps if p.split == split})
+            for split in ("train", "dev", "test")
+        },
+        "subsets": {
+            name: {"count": sum(len(p.texts) for p in ps), "skipped": sum(p.skipped for p in ps)}
+            for name, ps in subsets.items()
+        },
+        "sources": sorted(
+            {
+                p.origin: {
+                    "path": p.origin,
+                    "split": p.split,
+                    "lang": p.lang,
+                    "count": len(p.texts),
+                    "sha256": file_sha256(p.origin) if Path(p.origin).is_file() else None,
+                }
+                for ps in subsets.values()
+                for p in ps
+            }.values(),
+            key=lambda s: s["path"],
+        ),
+        "dictionary_sha256": file_sha256(model_dir / DICT_FILE),
+        "sentencepiece_sha256": file_sha256(model_dir / SPM_FILE),
+        "created_by": f"fairseq-stilts {__version__}",
+    }
+
+
+def _replace(tmp: Path, out: Path) -> None:
+    """Move the finished folder into place; an old one is removed only after the rename."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old.{os.getpid()}")
+        out.rename(old)
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old)

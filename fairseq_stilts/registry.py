@@ -1,0 +1,99 @@
+"""Catalogue registries: task specs (one record per dataset) and raw-file readers.
+
+Other packages can add task specs through the entry-point group ``fairseq_stilts_tasks``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import catalogue
+
+from fairseq_stilts.errors import StiltsError
+
+task_specs = catalogue.create("fairseq_stilts", "tasks", entry_points=True)
+readers = catalogue.create("fairseq_stilts", "readers")
+
+FAMILIES = ("classification", "multiple_choice", "span_qa", "tagging", "retrieval")
+BUILT_FAMILIES = ("classification",)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One raw file (or file pattern) of a task and how to read it.
+
+    ``pattern`` is relative to the raw-data folder; ``{lang}`` stands for a language code.
+    ``columns`` maps each spec field (and ``label``) to a column name, column index or JSON key.
+    """
+
+    split: str
+    pattern: str
+    reader: str
+    columns: Mapping[str, str | int]
+    lang: str = "en"
+    header: bool = False
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything that makes a dataset a task: a record, not a class."""
+
+    name: str
+    family: str
+    role: str
+    description: str
+    languages: tuple[str, ...]
+    metric: str
+    max_positions: int
+    input_fields: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    sources: tuple[Source, ...] = ()
+    label_aliases: Mapping[str, str] = field(default_factory=dict)
+    skip_labels: tuple[str, ...] = ()
+
+    @property
+    def runnable(self) -> bool:
+        return self.family in BUILT_FAMILIES
+
+    def require_runnable(self) -> None:
+        if not self.runnable:
+            raise StiltsError(
+                f"task {self.name!r} belongs to the {self.family!r} family, which fairseq-stilts "
+                f"does not implement yet (built so far: {', '.join(BUILT_FAMILIES)})"
+            )
+
+    def canonical_label(self, raw: str) -> str:
+        return self.label_aliases.get(raw, raw)
+
+
+def register_spec(spec: TaskSpec) -> TaskSpec:
+    """Add a spec to the registry under its name."""
+    if spec.family not in FAMILIES:
+        raise StiltsError(f"spec {spec.name!r}: unknown family {spec.family!r}; known: {FAMILIES}")
+    task_specs.register(spec.name, func=spec)
+    return spec
+
+
+def get_spec(name: str) -> TaskSpec:
+    """Look a spec up by name; unknown names get the list of known ones."""
+    import fairseq_stilts.specs  # noqa: F401  (registers the built-in specs)
+
+    try:
+        return task_specs.get(name)
+    except catalogue.RegistryError:
+        raise StiltsError(
+            f"unknown task {name!r}; known tasks: {', '.join(sorted(all_specs()))}"
+        ) from None
+
+
+def all_specs() -> dict[str, TaskSpec]:
+    import fairseq_stilts.specs  # noqa: F401
+
+    return dict(task_specs.get_all())
+
+
+def get_reader(name: str) -> Callable:
+    import fairseq_stilts.data.readers  # noqa: F401  (registers the built-in readers)
+
+    return readers.get(name)

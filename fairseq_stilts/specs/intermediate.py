@@ -1,0 +1,163 @@
+"""Intermediate (phase 2) tasks of X-STILTs, all English. Facts: SPEC.md section 2."""
+
+from fairseq_stilts.registry import Source, TaskSpec, register_spec
+
+NLI_LABELS = ("entailment", "neutral", "contradiction")
+PAIR = ("sentence1", "sentence2")
+EN = ("en",)
+
+
+def _glue(split: str, path: str, columns: dict) -> Source:
+    return Source(split=split, pattern=path, reader="tsv", columns=columns, header=True)
+
+
+def _jsonl(split: str, path: str, columns: dict) -> Source:
+    return Source(split=split, pattern=path, reader="jsonl", columns=columns)
+
+
+MNLI_COLUMNS = {"sentence1": "sentence1", "sentence2": "sentence2", "label": "gold_label"}
+SNLI_COLUMNS = {"sentence1": "sentence1", "sentence2": "sentence2", "label": "gold_label"}
+ANLI_COLUMNS = {"sentence1": "context", "sentence2": "hypothesis", "label": "label"}
+
+register_spec(
+    TaskSpec(
+        name="mnli",
+        family="classification",
+        role="intermediate",
+        description="MultiNLI (GLUE), matched dev",
+        languages=EN,
+        metric="accuracy",
+        max_positions=256,
+        input_fields=PAIR,
+        labels=NLI_LABELS,
+        sources=(
+            _glue("train", "train.tsv", MNLI_COLUMNS),
+            _glue("dev", "dev_matched.tsv", MNLI_COLUMNS),
+        ),
+    )
+)
+
+register_spec(
+    TaskSpec(
+        name="anli_plus",
+        family="classification",
+        role="intermediate",
+        description="ANLI+: SNLI + MNLI + ANLI rounds 1-3 through one shared NLI head",
+        languages=EN,
+        metric="accuracy",
+        max_positions=256,
+        input_fields=PAIR,
+        labels=NLI_LABELS,
+        sources=(
+            _jsonl("train", "snli_1.0/snli_1.0_train.jsonl", SNLI_COLUMNS),
+            _glue("train", "MNLI/train.tsv", MNLI_COLUMNS),
+            *(_jsonl("train", f"anli_v1.0/R{r}/train.jsonl", ANLI_COLUMNS) for r in (1, 2, 3)),
+            _jsonl("dev", "snli_1.0/snli_1.0_dev.jsonl", SNLI_COLUMNS),
+            _glue("dev", "MNLI/dev_matched.tsv", MNLI_COLUMNS),
+            *(_jsonl("dev", f"anli_v1.0/R{r}/dev.jsonl", ANLI_COLUMNS) for r in (1, 2, 3)),
+        ),
+        label_aliases={"e": "entailment", "n": "neutral", "c": "contradiction"},
+        # SNLI marks pairs without annotator consensus with "-": they have no gold label.
+        skip_labels=("-",),
+    )
+)
+
+register_spec(
+    TaskSpec(
+        name="qqp",
+        family="classification",
+        role="intermediate",
+        description="Quora Question Pairs (GLUE)",
+        languages=EN,
+        metric="accuracy",
+        max_positions=256,
+        input_fields=PAIR,
+        labels=("0", "1"),
+        sources=tuple(
+            _glue(
+                split,
+                path,
+                {"sentence1": "question1", "sentence2": "question2", "label": "is_duplicate"},
+            )
+            for split, path in (("train", "train.tsv"), ("dev", "dev.tsv"))
+        ),
+    )
+)
+
+register_spec(
+    TaskSpec(
+        name="sst2",
+        family="classification",
+        role="intermediate",
+        description="Stanford Sentiment Treebank, binary (GLUE)",
+        languages=EN,
+        metric="accuracy",
+        max_positions=256,
+        input_fields=("sentence",),
+        labels=("0", "1"),
+        sources=tuple(
+            _glue(split, path, {"sentence": "sentence", "label": "label"})
+            for split, path in (("train", "train.tsv"), ("dev", "dev.tsv"))
+        ),
+    )
+)
+
+register_spec(
+    TaskSpec(
+        name="squad",
+        family="span_qa",
+        role="intermediate",
+        description="SQuAD v1.1 (v2.0 with unanswerable questions also accepted)",
+        languages=EN,
+        metric="squad_f1_em",
+        max_positions=384,
+        input_fields=("question", "context"),
+        sources=(
+            Source("train", "train-v1.1.json", "squad_json", {}),
+            Source("dev", "dev-v1.1.json", "squad_json", {}),
+        ),
+    )
+)
+
+for _name, _desc, _n, _train, _dev in (
+    ("hellaswag", "HellaSwag, 4 endings", 4, "hellaswag_train.jsonl", "hellaswag_val.jsonl"),
+    ("cosmosqa", "Cosmos QA, 4 answers", 4, "train.jsonl", "valid.jsonl"),
+    (
+        "commonsenseqa",
+        "CommonsenseQA, 5 answers",
+        5,
+        "train_rand_split.jsonl",
+        "dev_rand_split.jsonl",
+    ),
+):
+    register_spec(
+        TaskSpec(
+            name=_name,
+            family="multiple_choice",
+            role="intermediate",
+            description=_desc,
+            languages=EN,
+            metric="accuracy",
+            max_positions=256,
+            input_fields=("context", "choices"),
+            labels=tuple(str(i) for i in range(_n)),
+            sources=(Source("train", _train, "jsonl", {}), Source("dev", _dev, "jsonl", {})),
+        )
+    )
+
+register_spec(
+    TaskSpec(
+        name="ccg",
+        family="tagging",
+        role="intermediate",
+        description="CCGbank supertags (~1,363 tags; licensed data, local files only)",
+        languages=EN,
+        metric="token_accuracy",
+        max_positions=256,
+        input_fields=("tokens",),
+        sources=(
+            Source("train", "train.tsv", "token_tags", {}),
+            Source("dev", "dev.tsv", "token_tags", {}),
+        ),
+    )
+)

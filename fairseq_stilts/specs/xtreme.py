@@ -1,0 +1,129 @@
+"""The nine XTREME target tasks, in the layout of XTREME's download script. SPEC.md sections 3-4."""
+
+from fairseq_stilts.registry import Source, TaskSpec, register_spec
+
+XNLI_LANGS = tuple("ar bg de el en es fr hi ru sw th tr ur vi zh".split())
+PAWSX_LANGS = tuple("de en es fr ja ko zh".split())
+UDPOS_LANGS = tuple(
+    "af ar bg de el en es et eu fa fi fr he hi hu id it ja kk ko mr nl pt ru ta te th tl tr ur "
+    "vi yo zh".split()
+)
+PANX_LANGS = tuple(
+    "af ar bg bn de el en es et eu fa fi fr he hi hu id it ja jv ka kk ko ml mr ms my nl pt ru "
+    "sw ta te th tl tr ur vi yo zh".split()
+)
+TATOEBA_LANGS = tuple(lang for lang in PANX_LANGS if lang not in ("en", "ms", "my", "yo"))
+UPOS_TAGS = tuple(
+    "ADJ ADP ADV AUX CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT SCONJ SYM VERB X".split()
+)
+NER_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
+
+
+def _xtreme_layout(reader: str, columns: dict, ext: str = "tsv") -> tuple[Source, ...]:
+    return (
+        Source("train", f"train-en.{ext}", reader, columns),
+        Source("dev", f"dev-{{lang}}.{ext}", reader, columns, lang="{lang}"),
+        Source("test", f"test-{{lang}}.{ext}", reader, columns, lang="{lang}"),
+    )
+
+
+PAIR_COLUMNS = {"sentence1": 0, "sentence2": 1, "label": 2}
+
+register_spec(
+    TaskSpec(
+        name="xnli",
+        family="classification",
+        role="target",
+        description="Cross-lingual NLI; English train is MNLI",
+        languages=XNLI_LANGS,
+        metric="accuracy",
+        max_positions=256,
+        input_fields=("sentence1", "sentence2"),
+        labels=("entailment", "neutral", "contradiction"),
+        sources=_xtreme_layout("tsv", PAIR_COLUMNS),
+        label_aliases={"contradictory": "contradiction"},
+    )
+)
+
+register_spec(
+    TaskSpec(
+        name="pawsx",
+        family="classification",
+        role="target",
+        description="PAWS-X paraphrase adversaries; English train is PAWS-Wiki",
+        languages=PAWSX_LANGS,
+        metric="accuracy",
+        max_positions=256,
+        input_fields=("sentence1", "sentence2"),
+        labels=("0", "1"),
+        sources=_xtreme_layout("tsv", PAIR_COLUMNS),
+    )
+)
+
+for _name, _desc, _langs, _tags, _metric in (
+    ("udpos", "Universal Dependencies v2.5 POS tags", UDPOS_LANGS, UPOS_TAGS, "seqeval_f1"),
+    ("panx", "WikiANN named entities (IOB2)", PANX_LANGS, NER_TAGS, "seqeval_f1"),
+):
+    register_spec(
+        TaskSpec(
+            name=_name,
+            family="tagging",
+            role="target",
+            description=_desc,
+            languages=_langs,
+            metric=_metric,
+            max_positions=256,
+            input_fields=("tokens",),
+            labels=_tags,
+            sources=_xtreme_layout("token_tags", {}),
+        )
+    )
+
+for _name, _desc, _langs in (
+    ("xquad", "XQuAD; English train is SQuAD v1.1", "ar de el en es hi ru th tr vi zh"),
+    ("mlqa", "MLQA; English train is SQuAD v1.1", "ar de en es hi vi zh"),
+    (
+        "tydiqa",
+        "TyDiQA-GoldP; English train is the GoldP English part",
+        "ar bn en fi id ko ru sw te",
+    ),
+):
+    register_spec(
+        TaskSpec(
+            name=_name,
+            family="span_qa",
+            role="target",
+            description=_desc,
+            languages=tuple(_langs.split()),
+            metric="mlqa_f1_em" if _name == "mlqa" else "squad_f1_em",
+            max_positions=384,
+            input_fields=("question", "context"),
+            sources=_xtreme_layout("squad_json", {}, ext="json"),
+        )
+    )
+
+register_spec(
+    TaskSpec(
+        name="bucc",
+        family="retrieval",
+        role="target",
+        description="BUCC 2018 bitext mining against English (no training data)",
+        languages=("de", "fr", "ru", "zh"),
+        metric="bucc_f1",
+        max_positions=512,
+        input_fields=("sentence",),
+    )
+)
+
+register_spec(
+    TaskSpec(
+        name="tatoeba",
+        family="retrieval",
+        role="target",
+        description="Tatoeba sentence retrieval against English (no training data)",
+        languages=TATOEBA_LANGS,
+        metric="accuracy",
+        max_positions=512,
+        input_fields=("sentence",),
+    )
+)

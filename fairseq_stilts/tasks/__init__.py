@@ -1,0 +1,23 @@
+"""One fairseq task class per family, and every task spec registered under its own name.
+
+``--task xnli`` is a thin subclass of the classification family's task that knows its spec.
+"""
+
+from fairseq.tasks import register_task
+
+from fairseq_stilts.registry import all_specs
+from fairseq_stilts.tasks.classification import ClassificationConfig, ClassificationTask
+from fairseq_stilts.tasks.unbuilt import UnbuiltFamilyConfig, UnbuiltFamilyTask
+
+FAMILY_TASKS = {"classification": (ClassificationTask, ClassificationConfig)}
+
+
+def _bind(name: str, family: str, description: str) -> None:
+    base, config = FAMILY_TASKS.get(family, (UnbuiltFamilyTask, UnbuiltFamilyConfig))
+    class_name = "".join(part.title() for part in name.split("_")) + "StiltsTask"
+    binding = type(class_name, (base,), {"spec_name": name, "__doc__": description})
+    register_task(name, dataclass=config)(binding)
+
+
+for _spec in all_specs().values():
+    _bind(_spec.name, _spec.family, _spec.description)

@@ -1,0 +1,186 @@
+"""Sentence and sentence-pair classification (MNLI, ANLI+, QQP, SST-2, XNLI, PAWS-X).
+
+Reads folders made by ``stilts-prepare``. Subsets are ``train``, ``valid`` (English dev),
+``valid.<lang>`` and ``test.<lang>``. Training batches hold examples of similar length (sorted by
+length with random tie-breaking by seed; fairseq shuffles the batches every epoch), which removes
+most padding compared with stock ``sentence_prediction``'s random batches.
+"""
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from fairseq.data import (
+    ConcatSentencesDataset,
+    Dictionary,
+    IdDataset,
+    NestedDictionaryDataset,
+    NumelDataset,
+    NumSamplesDataset,
+    OffsetTokensDataset,
+    PrependTokenDataset,
+    RightPadDataset,
+    SortDataset,
+    StripTokenDataset,
+    data_utils,
+)
+from fairseq.data.shorten_dataset import maybe_shorten_dataset
+from fairseq.dataclass import FairseqDataclass
+from fairseq.tasks import FairseqTask
+from omegaconf import II, MISSING
+
+from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.registry import TaskSpec, get_spec
+
+logger = logging.getLogger(__name__)
+CRITERIA = ("stilts_classification",)
+
+
+@dataclass
+class ClassificationConfig(FairseqDataclass):
+    data: str = field(default=MISSING, metadata={"help": "data folder made by stilts-prepare"})
+    max_positions: int = field(
+        default=0, metadata={"help": "truncate inputs to this many tokens (0: the task's default)"}
+    )
+    head_name: str = field(
+        default="",
+        metadata={
+            "help": "classification head to train (default: the task's name). Naming a head of "
+            "the restored checkpoint reuses it; the checkpoint's other heads are dropped"
+        },
+    )
+    num_classes: int = field(
+        default=-1, metadata={"help": "if set, must equal the number of labels in the data"}
+    )
+    seed: int = II("common.seed")
+
+
+class ClassificationTask(FairseqTask):
+    """The classification family; subclasses set ``spec_name``."""
+
+    spec_name: ClassVar[str]
+
+    def __init__(
+        self,
+        cfg: ClassificationConfig,
+        dictionary: Dictionary,
+        label_dictionary: Dictionary,
+        manifest: dict,
+    ):
+        super().__init__(cfg)
+        self.spec: TaskSpec = get_spec(self.spec_name)
+        self.dictionary = dictionary
+        self.label_dictionary = label_dictionary
+        self.manifest = manifest
+        self.head_name = cfg.head_name or self.spec.name
+
+    @classmethod
+    def setup_task(cls, cfg: ClassificationConfig, **kwargs):
+        spec = get_spec(cls.spec_name)
+        data = Path(cfg.data)
+        manifest_path = data / "manifest.json"
+        if not manifest_path.is_file():
+            raise StiltsError(
+                f"{manifest_path}: not found; make the data folder with stilts-prepare {spec.name}"
+            )
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("task") != spec.name:
+            raise StiltsError(
+                f"{manifest_path}: data was prepared for task {manifest.get('task')!r}, not {spec.name!r}"
+            )
+        dictionary = Dictionary.load(str(data / "input0" / "dict.txt"))
+        dictionary.add_symbol("<mask>")
+        label_dictionary = Dictionary.load(str(data / "label" / "dict.txt"))
+        n_labels = len(label_dictionary) - label_dictionary.nspecial
+        if cfg.num_classes > 0 and cfg.num_classes != n_labels:
+            raise StiltsError(
+                f"--num-classes {cfg.num_classes} does not match the {n_labels} labels of "
+                f"{data / 'label' / 'dict.txt'} ({' '.join(label_dictionary.symbols[label_dictionary.nspecial :])})"
+            )
+        return cls(cfg, dictionary, label_dictionary, manifest)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.label_dictionary) - self.label_dictionary.nspecial
+
+    def load_dataset(self, split: str, combine: bool = False, **kwargs):
+        if split not in self.manifest["subsets"]:
+            raise StiltsError(
+                f"subset {split!r} is not in {self.cfg.data}; it has: {', '.join(self.manifest['subsets'])}"
+            )
+        inputs = [
+            data_utils.load_indexed_dataset(
+                str(Path(self.cfg.data, f"input{i}", split)), self.dictionary
+            )
+            for i in range(len(self.manifest["input_fields"]))
+        ]
+        tokens = PrependTokenDataset(inputs[0], self.dictionary.bos())
+        for extra in inputs[1:]:  # <s> A </s> </s> B </s>, as XLM-R was trained
+            tokens = ConcatSentencesDataset(
+                tokens, PrependTokenDataset(extra, self.dictionary.eos())
+            )
+        tokens = maybe_shorten_dataset(
+            tokens, split, "", "truncate", self.max_positions(), self.cfg.seed
+        )
+        labels = data_utils.load_indexed_dataset(
+            str(Path(self.cfg.data, "label", split)), self.label_dictionary
+        )
+        dataset = NestedDictionaryDataset(
+            {
+                "id": IdDataset(),
+                "net_input": {
+                    "src_tokens": RightPadDataset(tokens, pad_idx=self.dictionary.pad()),
+                    "src_lengths": NumelDataset(tokens, reduce=False),
+                },
+                "target": OffsetTokensDataset(
+                    StripTokenDataset(labels, id_to_strip=self.label_dictionary.eos()),
+                    offset=-self.label_dictionary.nspecial,
+                ),
+                "nsentences": NumSamplesDataset(),
+                "ntokens": NumelDataset(tokens, reduce=True),
+            },
+            sizes=[tokens.sizes],
+        )
+        with data_utils.numpy_seed(self.cfg.seed):
+            shuffle = np.random.permutation(len(dataset))
+        # np.lexsort: the last key is the primary one, so this sorts by length, ties at random.
+        self.datasets[split] = SortDataset(dataset, sort_order=[shuffle, tokens.sizes])
+        logger.info(f"{self.spec.name}: loaded {split} with {len(dataset)} examples")
+        return self.datasets[split]
+
+    def get_batch_iterator(self, dataset, **kwargs):
+        # This fairseq drops the last batch whenever its size is not a multiple of
+        # --required-batch-size-multiple (default 8): evaluation would silently skip examples,
+        # and training on length-sorted batches would never see the longest ones.
+        kwargs["required_batch_size_multiple"] = 1
+        return super().get_batch_iterator(dataset, **kwargs)
+
+    def build_model(self, cfg, from_checkpoint: bool = False):
+        model = super().build_model(cfg, from_checkpoint)
+        if not hasattr(model, "register_classification_head"):
+            raise StiltsError(
+                f"task {self.spec.name!r} needs an XLM-R model (--arch xlmr_base/xlmr_large/xlmr_tiny)"
+            )
+        model.register_classification_head(self.head_name, num_classes=self.num_classes)
+        return model
+
+    def build_criterion(self, cfg, from_checkpoint: bool = False):
+        if cfg._name not in CRITERIA:
+            raise StiltsError(
+                f"task {self.spec.name!r} trains with --criterion {' or '.join(CRITERIA)}, not {cfg._name!r}"
+            )
+        return super().build_criterion(cfg, from_checkpoint)
+
+    def max_positions(self) -> int:
+        return self.cfg.max_positions or self.spec.max_positions
+
+    @property
+    def source_dictionary(self) -> Dictionary:
+        return self.dictionary
+
+    @property
+    def target_dictionary(self) -> Dictionary:
+        return self.dictionary
