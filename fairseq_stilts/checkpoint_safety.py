@@ -1,17 +1,79 @@
 """Let torch's weights-only loading read fairseq checkpoints, without turning it off.
 
-fairseq checkpoints pickle a few plain containers (an ``argparse.Namespace`` for legacy models,
-a ``defaultdict`` ...). We allow-list exactly those classes; anything else in a pickle, such as a
-call to ``os.system``, is still refused by torch.
+fairseq checkpoints of legacy models such as RoBERTa/XLM-R pickle an ``argparse.Namespace``
+(their model config). In data-parallel runs rank 0 also re-pickles the loaded state, whose config
+is by then an omegaconf ``DictConfig``, and the other ranks unpickle it with ``torch.load``. We
+allow-list exactly the classes these two pickles hold; anything else, such as a call to
+``os.system``, is still refused by torch, and fairseq's checkpoint loader reports the refusal as
+an :class:`UnsafeCheckpointError` naming the file and the blocked global.
 """
 
 import argparse
 import collections
+import functools
+import pickle
+import re
+import typing
 
 import torch
+from fairseq import checkpoint_utils
+from fairseq.distributed.utils import _TensorPlaceholder
+from omegaconf import DictConfig, ListConfig, base, nodes
 
-FAIRSEQ_CHECKPOINT_GLOBALS = [argparse.Namespace, collections.defaultdict]
+FAIRSEQ_CHECKPOINT_GLOBALS = [
+    argparse.Namespace,  # the model config of legacy (argparse) models
+    # the loaded state broadcast from rank 0: tensors are sent apart and stand in the pickle as
+    # placeholders; omegaconf containers and their metadata
+    _TensorPlaceholder,
+    DictConfig,
+    ListConfig,
+    base.ContainerMetadata,
+    base.Metadata,
+    nodes.AnyNode,
+    nodes.StringNode,
+    nodes.IntegerNode,
+    nodes.FloatNode,
+    nodes.BooleanNode,
+    typing.Any,
+    collections.defaultdict,
+    dict,
+    list,
+    int,
+    float,
+    str,
+    bool,
+]
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint asks to unpickle something that is not plain data."""
 
 
 def allow_fairseq_checkpoints() -> None:
+    """Allow-list fairseq's checkpoint classes and make refusals name the file and global."""
     torch.serialization.add_safe_globals(FAIRSEQ_CHECKPOINT_GLOBALS)
+    if not getattr(checkpoint_utils.load_checkpoint_to_cpu, "stilts_checked", False):
+        checkpoint_utils.load_checkpoint_to_cpu = _explain_refusals(
+            checkpoint_utils.load_checkpoint_to_cpu
+        )
+
+
+def _explain_refusals(load):
+    @functools.wraps(load)
+    def checked_load(path, *args, **kwargs):
+        try:
+            return load(path, *args, **kwargs)
+        except pickle.UnpicklingError as err:
+            found = re.search(r"GLOBAL (\S+)", str(err))
+            what = found.group(1) if found else "an object that is not plain data"
+            allowed = ", ".join(
+                f"{c.__module__}.{c.__qualname__}" for c in FAIRSEQ_CHECKPOINT_GLOBALS
+            )
+            raise UnsafeCheckpointError(
+                f"{path}: refused to load: the file asks to unpickle {what}, which no fairseq "
+                f"checkpoint holds (allowed beyond plain data: {allowed}). Weights-only loading "
+                "stays on; do not load this file unless you trust where it came from."
+            ) from None
+
+    checked_load.stilts_checked = True
+    return checked_load

@@ -43,11 +43,14 @@ class ClassificationCriterion(FairseqCriterion):
         )
         metrics.log_scalar_sum("_ncorrect", total("ncorrect"))
         metrics.log_scalar_sum("_nsentences", total("nsentences"))
-        metrics.log_derived(
-            "accuracy",
-            lambda m: round(100.0 * m["_ncorrect"].sum / max(m["_nsentences"].sum, 1), 4),
-        )
+        metrics.log_derived("accuracy", _accuracy)
 
     @staticmethod
     def logging_outputs_can_be_summed() -> bool:
         return True
+
+
+def _accuracy(meters) -> float:
+    # Sums arrive as tensors after a data-parallel all-reduce, as ints otherwise.
+    correct, total = float(meters["_ncorrect"].sum), float(meters["_nsentences"].sum)
+    return round(100.0 * correct / max(total, 1.0), 4)

@@ -81,6 +81,8 @@ def parts_from_hf(spec: TaskSpec, datasets: dict[str, Path]) -> list[Part]:
     parts = []
     for lang, path in sorted(datasets.items()):
         for split, examples in read_hf_local(path, spec.input_fields).items():
+            if split == "train" and lang != "en":
+                continue  # zero-shot transfer trains on English only
             parts.append(check_examples(spec, examples, Part(split, lang, f"{path}[{split}]")))
     return parts
 

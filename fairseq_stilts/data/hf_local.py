@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fairseq_stilts.data.readers import Example
@@ -63,7 +64,7 @@ def _load_splits(path: Path) -> dict:
             files = [f for f in parquet if f.name.split("-")[0].split(".")[0] == name]
             if files:
                 rows = [r for f in files for r in pq.read_table(f).to_pylist()]
-                out[name] = (rows, list(rows[0]) if rows else [], None)
+                out[name] = (rows, list(rows[0]) if rows else [], _parquet_label_names(files[0]))
         return out
     import datasets
 
@@ -80,3 +81,14 @@ def _load_splits(path: Path) -> dict:
             label_names = getattr(feature, "names", None)
             out[name] = (ds.to_list(), list(ds.column_names), label_names)
     return out
+
+
+def _parquet_label_names(path: Path) -> list[str] | None:
+    """ClassLabel names that `datasets` keeps in a parquet file's schema metadata."""
+    import pyarrow.parquet as pq
+
+    metadata = pq.read_schema(path).metadata or {}
+    if b"huggingface" not in metadata:
+        return None
+    features = json.loads(metadata[b"huggingface"]).get("info", {}).get("features", {})
+    return features.get("label", {}).get("names")

@@ -51,6 +51,13 @@ def prepare_task(
     parts = (
         parts_from_files(spec, Path(raw), wanted) if raw is not None else parts_from_hf(spec, hf)
     )
+    if languages:
+        found = {p.lang for p in parts if p.split != "train"}
+        absent = sorted(set(languages) - found)
+        if absent:
+            raise StiltsError(
+                f"--languages: no dev or test data for {absent} (found: {sorted(found)})"
+            )
     subsets = _subsets(parts, task)
     encoder = PieceEncoder(model_dir)
 

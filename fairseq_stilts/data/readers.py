@@ -84,6 +84,8 @@ def read_jsonl(
             record = json.loads(text)
         except json.JSONDecodeError as err:
             raise DataError(path, f"invalid JSON: {err.msg}", number) from None
+        if not isinstance(record, dict):
+            raise DataError(path, f"expected a JSON object, found {type(record).__name__}", number)
         missing = [columns[k] for k in (*fields, "label") if columns[k] not in record]
         if missing:
             raise DataError(path, f"missing field(s) {missing}", number)

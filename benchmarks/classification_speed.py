@@ -1,0 +1,327 @@
+"""Training speed of the plugin's classification task against stock fairseq and HF ``Trainer``.
+
+The same model shape (XLM-R: 4 layers, 256 hidden, 4 heads, 1024 FFN, the tiny model's
+vocabulary) is trained on the same prepared data folder for ``--warmup`` + ``--updates``
+updates of 32 pairs, fixed-lr Adam, on CPU with 2 threads, in four ways:
+
+(a) the plugin: ``fairseq-train --user-dir fairseq_stilts --task xnli`` (length-sorted batches);
+(b) stock ``fairseq-train --task sentence_prediction --arch roberta`` (random batches);
+(c) HF ``Trainer`` with ``XLMRobertaForSequenceClassification``, random order, dynamic padding;
+(d) the same with ``train_sampling_strategy="group_by_length"`` and a ``length`` column.
+
+Data: ~4,000 synthetic pairs of random words from the tiny world's MLM text, whose tokenized
+lengths (``<s> a </s></s> b </s>``) are log-normal (median 36, sigma 0.6, clipped to [8, 250]),
+written as XTREME TSVs and binarized by ``prepare_task("xnli", ...)``; all four read that folder.
+
+Timing: s/update is the wall time between the ends of consecutive updates, over the updates
+after the warmup. This leaves out process start-up, model building and data loading for all four
+alike, and includes everything done per update (fetching and collating the batch, forward,
+backward, optimizer step, per-update bookkeeping). For fairseq (``--log-interval 1``) an update
+ends when its ``train_inner`` JSON line reaches this process (fairseq's own ``wall`` and
+``train_wall`` are rounded to whole seconds); for ``Trainer``, at a callback's ``on_step_end``.
+tokens/s counts non-pad tokens (fairseq's ``wpb``; the collator's mask for HF) over that time.
+Padding share is pad / all tokens of the timed batches: for fairseq the batches are rebuilt
+in-process with the task's own ``get_batch_iterator`` (checked against the logged ``wpb``), for
+HF they are recorded by the collator as the Trainer's sampler feeds it.
+Caveat: ``group_by_length`` sorts mega-batches of 50 batches longest first, so a short run of
+(d) sees longer than average batches; the tokens/update column shows it.
+
+Needs ``accelerate`` (for ``Trainer``). Run: ``python benchmarks/classification_speed.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import importlib.util
+import itertools
+import json
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+THREADS = 2
+SIZE = ["--encoder-layers", "4", "--encoder-embed-dim", "256", "--encoder-ffn-embed-dim", "1024",
+        "--encoder-attention-heads", "4"]  # fmt: skip
+LABELS = ("entailment", "neutral", "contradiction")
+BATCH = 32
+
+
+@dataclass
+class Result:
+    """Per timed update: duration (s), non-pad tokens and all tokens (incl. pad) fed."""
+
+    name: str
+    seconds: list[float]
+    tokens: list[int]
+    padded: list[int]
+
+
+def make_raw(raw: Path, model_dir: Path, examples: int, seed: int) -> None:
+    """Write train-en.tsv/dev-en.tsv of random-word pairs with log-normal token lengths."""
+    from fairseq_stilts.data.encoder import PieceEncoder
+    from fairseq_stilts.tiny import DATA_DIR
+
+    encoder = PieceEncoder(model_dir)
+    words = {w for p in sorted((DATA_DIR / "mlm").glob("*.txt")) for w in p.read_text().split()}
+    by_size = sorted((len(encoder.processor.encode(w)), w) for w in sorted(words))
+    sizes = [s for s, _ in by_size]
+    rng = np.random.default_rng(seed)
+
+    def sentence(pieces: int) -> str:
+        out = []
+        while pieces > 0:  # a random word among those that still fit
+            size, word = by_size[rng.integers(max(1, bisect.bisect_right(sizes, pieces)))]
+            out.append(word)
+            pieces -= size
+        return " ".join(out)
+
+    def rows(n: int) -> str:
+        lengths = np.clip(np.rint(rng.lognormal(np.log(36), 0.6, n)), 8, 250).astype(int)
+        lines = []
+        for total in lengths:  # total = |a| + |b| + 4 (<s>, </s> after a, </s> before/after b)
+            first = max(1, round(0.6 * (total - 4)))
+            label = LABELS[rng.integers(len(LABELS))]
+            lines.append(f"{sentence(first)}\t{sentence(total - 4 - first)}\t{label}\n")
+        return "".join(lines)
+
+    raw.mkdir(parents=True, exist_ok=True)
+    (raw / "train-en.tsv").write_text(rows(examples))
+    (raw / "dev-en.tsv").write_text(rows(64))
+
+
+def fairseq_argv(method: str, data: Path, total: int, save_dir: Path) -> list[str]:
+    """fairseq-train arguments for (a) the plugin or (b) stock sentence_prediction."""
+    from fairseq_stilts.cli.fairseq_tools import USER_DIR
+
+    common = [str(data), *SIZE, "--batch-size", str(BATCH), "--optimizer", "adam", "--lr", "1e-4",
+              "--lr-scheduler", "fixed", "--max-update", str(total), "--seed", "1", "--cpu",
+              "--disable-validation", "--no-save", "--save-dir", str(save_dir),
+              "--num-workers", "0", "--log-format", "json", "--log-interval", "1"]  # fmt: skip
+    if method == "a":
+        return [*common, "--user-dir", USER_DIR, "--task", "xnli",
+                "--criterion", "stilts_classification", "--arch", "xlmr_tiny"]  # fmt: skip
+    return [*common, "--task", "sentence_prediction", "--criterion", "sentence_prediction",
+            "--arch", "roberta", "--num-classes", "3", "--init-token", "0",
+            "--separator-token", "2", "--max-positions", "512",
+            "--required-batch-size-multiple", "1"]  # fmt: skip
+
+
+def run_fairseq_timed(name: str, argv: list[str], log: Path, warmup: int) -> Result:
+    """Run fairseq-train; time each update by when its train_inner line arrives."""
+    from fairseq_stilts.cli.fairseq_tools import fairseq_executable
+
+    env = {**os.environ, "OMP_NUM_THREADS": str(THREADS), "MKL_NUM_THREADS": str(THREADS),
+           "PYTHONUNBUFFERED": "1"}  # fmt: skip
+    command = [fairseq_executable("fairseq-train"), *argv]
+    arrivals: dict[int, float] = {}
+    wpb: dict[int, int] = {}
+    with log.open("w") as out:
+        out.write(" ".join(command) + "\n")
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                                text=True, bufsize=1)  # fmt: skip
+        for line in proc.stdout:
+            now = time.perf_counter()
+            out.write(line)
+            if "| train_inner |" in line:
+                stats = json.loads(line[line.index("{") :])
+                update = int(stats["num_updates"])
+                arrivals[update], wpb[update] = now, round(float(stats["wpb"]))
+        if proc.wait() != 0:
+            sys.exit(f"{name}: fairseq-train failed (exit {proc.returncode}); see {log}")
+    total = max(arrivals)
+    timed = range(warmup + 1, total + 1)
+    seconds = [arrivals[u] - arrivals[u - 1] for u in timed]
+    return Result(name, seconds, [wpb[u] for u in timed], [0] * len(timed))
+
+
+def fairseq_batches(argv: list[str], count: int) -> list[tuple[int, int]]:
+    """(non-pad, all) tokens of the first ``count`` training batches fairseq-train feeds."""
+    from fairseq import options, tasks
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+    with warnings.catch_warnings():  # hydra's deprecation notices
+        warnings.simplefilter("ignore")
+        cfg = convert_namespace_to_omegaconf(
+            options.parse_args_and_arch(options.get_training_parser(), argv)
+        )
+    logging.getLogger().setLevel(logging.WARNING)  # hydra turned the root logger up
+    task = tasks.setup_task(cfg.task)
+    task.load_dataset(cfg.dataset.train_subset, combine=True, epoch=1)
+    # As fairseq's Trainer.get_train_iterator for epoch 1 (lengths <= 250: nothing is filtered).
+    epoch_itr = task.get_batch_iterator(
+        dataset=task.dataset(cfg.dataset.train_subset), max_tokens=cfg.dataset.max_tokens,
+        max_sentences=cfg.dataset.batch_size, max_positions=task.max_positions(),
+        ignore_invalid_inputs=True, seed=cfg.common.seed, num_workers=0, epoch=1,
+        required_batch_size_multiple=cfg.dataset.required_batch_size_multiple,
+    )  # fmt: skip
+    pad = task.source_dictionary.pad()
+    with warnings.catch_warnings():  # fairseq asks for pinned memory on CPU
+        warnings.simplefilter("ignore")
+        batches = list(itertools.islice(epoch_itr.next_epoch_itr(shuffle=True), count))
+    return [(int((b["net_input"]["src_tokens"] != pad).sum()), b["net_input"]["src_tokens"].numel())
+            for b in batches]  # fmt: skip
+
+
+def load_pairs(data: Path) -> tuple[list[list[int]], list[int], int]:
+    """Token ids ``<s> a </s></s> b </s>``, labels and vocabulary size (with <mask>)."""
+    from fairseq.data import Dictionary, data_utils
+
+    vocab = Dictionary.load(str(data / "input0" / "dict.txt"))
+    vocab.add_symbol("<mask>")
+    first, second, label = (
+        data_utils.load_indexed_dataset(str(data / sub / "train"), None)
+        for sub in ("input0", "input1", "label")
+    )
+    ids = [[vocab.bos(), *first[i].tolist(), vocab.eos(), *second[i].tolist()]
+           for i in range(len(first))]  # fmt: skip
+    nspecial = Dictionary.load(str(data / "label" / "dict.txt")).nspecial
+    return ids, [int(label[i][0]) - nspecial for i in range(len(label))], len(vocab)
+
+
+class PadCollator:
+    """Pad to the longest in the batch (DataCollatorWithPadding-style); record the batches."""
+
+    def __init__(self, pad: int) -> None:
+        self.pad = pad
+        self.batches: list[tuple[int, int]] = []
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        lengths = [len(f["input_ids"]) for f in features]
+        ids = torch.full((len(features), max(lengths)), self.pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, (f, n) in enumerate(zip(features, lengths, strict=True)):
+            ids[row, :n] = torch.tensor(f["input_ids"])
+            mask[row, :n] = 1
+        self.batches.append((sum(lengths), ids.numel()))
+        labels = torch.tensor([f["labels"] for f in features])
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def run_trainer(name: str, pairs: tuple, workdir: Path, total: int, warmup: int, group: bool):
+    """Train XLMRobertaForSequenceClassification with HF Trainer; time each step's end."""
+    import transformers as hf
+    from datasets import Dataset
+
+    ids, labels, vocab = pairs
+    config = hf.XLMRobertaConfig(vocab_size=vocab, hidden_size=256, num_hidden_layers=4,
+                              num_attention_heads=4, intermediate_size=1024,
+                              max_position_embeddings=514, type_vocab_size=1, pad_token_id=1,
+                              bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5, num_labels=3)  # fmt: skip
+    torch.manual_seed(1)
+    model = hf.XLMRobertaForSequenceClassification(config)
+    dataset = Dataset.from_dict({"input_ids": ids, "labels": labels, "length": list(map(len, ids))})
+    args = hf.TrainingArguments(
+        output_dir=str(workdir / f"hf-{name[1]}"), per_device_train_batch_size=BATCH,
+        max_steps=total, learning_rate=1e-4, lr_scheduler_type="constant", weight_decay=0.0,
+        max_grad_norm=0.0, use_cpu=True, report_to=[], save_strategy="no",
+        logging_strategy="no", disable_tqdm=True, seed=1, dataloader_num_workers=0,
+        dataloader_pin_memory=False, remove_unused_columns=False,
+        train_sampling_strategy="group_by_length" if group else "random",
+    )  # fmt: skip
+    ends: list[float] = []
+
+    class Clock(hf.TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            ends.append(time.perf_counter())
+
+    collator = PadCollator(pad=1)
+    trainer = hf.Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator,
+                      callbacks=[Clock()])  # fmt: skip
+    trainer.train()
+    if len(collator.batches) < total:
+        sys.exit(f"{name}: the collator saw {len(collator.batches)} batches, expected {total}")
+    seconds = [b - a for a, b in itertools.pairwise(ends[warmup - 1 : total])]
+    fed = collator.batches[warmup:total]
+    return Result(name, seconds, [n for n, _ in fed], [p for _, p in fed])
+
+
+def report(results: list[Result]) -> None:
+    """Print the table, the a/b and a/d ratios and whether a/d >= 1.2."""
+    rate = {}
+    head = ("method", "s/update", "median", "tokens/s", "tok/upd", "padding")
+    print("\n{:<44}{:>10}{:>9}{:>10}{:>9}{:>9}".format(*head))
+    for r in results:
+        mean = sum(r.seconds) / len(r.seconds)
+        rate[r.name[:3]] = sum(r.tokens) / sum(r.seconds)
+        share = 1 - sum(r.tokens) / sum(r.padded)
+        print(f"{r.name:<44}{mean:>10.4f}{statistics.median(r.seconds):>9.4f}"
+              f"{rate[r.name[:3]]:>10.0f}{sum(r.tokens) / len(r.tokens):>9.0f}{share:>9.1%}")  # fmt: skip
+    ab, ad = rate["(a)"] / rate["(b)"], rate["(a)"] / rate["(d)"]
+    print(f"\ntokens/s ratio a/b = {ab:.2f}, a/d = {ad:.2f}")
+    print(f"aim a/d >= 1.2: {'met' if ad >= 1.2 else 'NOT met'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--updates", type=int, default=30, help="timed updates per method")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed updates first (>= 1)")
+    parser.add_argument("--examples", type=int, default=4000, help="training pairs to synthesise")
+    parser.add_argument("--model", type=Path, help="a tiny model folder (default: build one)")
+    parser.add_argument("--workdir", type=Path, help="keep all files here (default: a temp dir)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    if args.warmup < 1 or args.updates < 1:
+        parser.error("--warmup and --updates must be >= 1")
+    if importlib.util.find_spec("accelerate") is None:
+        sys.exit("HF Trainer needs accelerate>=1.1 (pip install 'accelerate>=1.1'); not found")
+    torch.set_num_threads(THREADS)
+    logging.basicConfig(level=logging.WARNING)
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print(f"warning: load average {load:.1f} before starting: timings will be noisy")
+    from fairseq_stilts.cli.tiny_model import build_tiny_model
+    from fairseq_stilts.data.prepare import prepare_task
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="stilts-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    total = args.warmup + args.updates
+    try:
+        model_dir = args.model
+        if model_dir is None:
+            print("building the tiny model (its dictionary and sentencepiece model) ...")
+            model_dir = build_tiny_model(workdir / "model", updates=10)
+        make_raw(workdir / "raw", model_dir, args.examples, args.seed)
+        data = workdir / "data"
+        prepare_task("xnli", data, model_dir, raw=workdir / "raw", force=True)
+        pairs = load_pairs(data)
+        lengths = [len(x) for x in pairs[0]]
+        print(f"{len(lengths)} pairs, tokens per pair: median {statistics.median(lengths):.0f}, "
+              f"mean {statistics.mean(lengths):.1f}, max {max(lengths)}; "
+              f"{args.warmup} warmup + {args.updates} timed updates of {BATCH}")  # fmt: skip
+        results = []
+        for method, name in (("a", "(a) plugin xnli, fairseq-train"),
+                             ("b", "(b) stock sentence_prediction, fairseq-train")):  # fmt: skip
+            argv = fairseq_argv(method, data, total, workdir / f"save-{method}")
+            print(f"running {name} ...")
+            result = run_fairseq_timed(name, argv, workdir / f"fairseq-{method}.log", args.warmup)
+            batches = fairseq_batches(argv, total)[args.warmup :]
+            if [n for n, _ in batches] != result.tokens:
+                print(f"warning: {name}: rebuilt batches differ from the logged wpb")
+            result.padded = [p for _, p in batches]
+            results.append(result)
+        for group, name in ((False, "(c) HF Trainer, random"),
+                            (True, "(d) HF Trainer, group_by_length")):  # fmt: skip
+            print(f"running {name} ...")
+            results.append(run_trainer(name, pairs, workdir, total, args.warmup, group))
+        report(results)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print(f"files kept in {workdir}")
+
+
+if __name__ == "__main__":
+    main()

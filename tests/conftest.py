@@ -1,0 +1,67 @@
+"""Shared fixtures: the tiny pretrained model and prepared tiny-world data, built once per session."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from fairseq_stilts.cli.fairseq_tools import USER_DIR, fairseq_executable
+from fairseq_stilts.cli.tiny_model import build_tiny_model
+from fairseq_stilts.data.prepare import prepare_task
+from fairseq_stilts.tiny import DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A 2-layer XLM-R-shaped model folder (model.pt, dict.txt, sentencepiece.bpe.model)."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", updates=60)
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory, tiny_model):
+    """prepared(task) -> data folder of a tiny-world task, made once per session."""
+    root = tmp_path_factory.mktemp("prepared")
+    cache: dict[str, Path] = {}
+
+    def make(task: str) -> Path:
+        if task not in cache:
+            cache[task] = root / task
+            prepare_task(task, cache[task], tiny_model, raw=DATA_DIR / task, workers=1)
+        return cache[task]
+
+    return make
+
+
+def fairseq(tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a stock fairseq executable with ``--user-dir`` pointing at the plugin."""
+    command = [fairseq_executable(tool), *args, "--user-dir", USER_DIR]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{tool} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def train_args(
+    task: str, data: Path, init: Path, save_dir: Path, updates: int, *extra: str
+) -> list[str]:
+    """fairseq-train arguments for a short, deterministic fine-tuning run of the tiny model."""
+    return [
+        str(data), "--task", task, "--criterion", "stilts_classification", "--arch", "xlmr_tiny",
+        "--finetune-from-model", str(init), "--optimizer", "adam", "--lr", "1e-3",
+        "--max-update", str(updates), "--batch-size", "8", "--seed", "3", "--cpu",
+        "--num-workers", "0", "--save-dir", str(save_dir), "--no-epoch-checkpoints",
+        "--log-format", "json", "--log-interval", "1", "--disable-validation", *extra,
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def mnli_checkpoint(tmp_path_factory, tiny_model, prepared) -> Path:
+    """A phase-2 checkpoint: the tiny model after a few MNLI updates."""
+    save_dir = tmp_path_factory.mktemp("mnli")
+    fairseq(
+        "fairseq-train",
+        *train_args("mnli", prepared("mnli"), tiny_model / "model.pt", save_dir, 10),
+    )
+    return save_dir / "checkpoint_last.pt"

@@ -1,0 +1,76 @@
+"""Data parallelism: two explicit gloo ranks give the losses of one process with the doubled batch."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+
+import pytest
+import torch
+from conftest import train_args
+
+from fairseq_stilts.cli.fairseq_tools import USER_DIR, fairseq_executable
+
+pytestmark = pytest.mark.slow
+UPDATES = 8
+
+
+def _losses(output: str) -> list[float]:
+    logs = [
+        json.loads(line.split(" | ", 3)[3])
+        for line in output.splitlines()
+        if "| train_inner |" in line
+    ]
+    return [float(log["loss"]) for log in logs]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_ranks_match_one_process_with_the_doubled_batch(tmp_path, prepared, tiny_model):
+    def args(save: str) -> list[str]:
+        return [
+            fairseq_executable("fairseq-train"),
+            *train_args("xnli", prepared("xnli"), tiny_model / "model.pt", tmp_path / save, UPDATES),
+            "--dropout", "0", "--attention-dropout", "0", "--ddp-backend", "legacy_ddp",
+            "--user-dir", USER_DIR, "--no-save-optimizer-state",
+        ]  # fmt: skip
+
+    init = f"tcp://127.0.0.1:{_free_port()}"
+    ranks = [
+        subprocess.Popen(
+            [
+                *args("ddp"),
+                "--distributed-world-size",
+                "2",
+                "--distributed-rank",
+                str(r),
+                "--distributed-init-method",
+                init,
+                "--distributed-no-spawn",
+                "--distributed-backend",
+                "gloo",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        for r in range(2)
+    ]
+    outputs = [p.communicate(timeout=300)[0] for p in ranks]
+    assert all(p.returncode == 0 for p in ranks), outputs[0][-3000:] + outputs[1][-3000:]
+    # Gradient accumulation over 2 batches of 8 sees the same batches as 2 ranks of 8 each.
+    single = subprocess.run([*args("single"), "--update-freq", "2"], capture_output=True, text=True)
+    assert single.returncode == 0, single.stderr[-3000:]
+
+    distributed, reference = _losses(outputs[0]), _losses(single.stdout + single.stderr)
+    assert len(distributed) == len(reference) == UPDATES
+    assert distributed == pytest.approx(reference, abs=1e-5)  # as printed (3 decimals)
+    # The weights after the last update agree far more tightly than the printed losses.
+    ddp, one = (torch.load(tmp_path / d / "checkpoint_last.pt")["model"] for d in ("ddp", "single"))
+    assert ddp.keys() == one.keys()
+    assert max((ddp[k].float() - one[k].float()).abs().max().item() for k in ddp) < 1e-5

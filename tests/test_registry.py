@@ -1,0 +1,226 @@
+"""The task catalogue: 18 specs, their families and languages, and how they surface in fairseq."""
+
+from __future__ import annotations
+
+import catalogue
+import pytest
+from fairseq import tasks as fairseq_tasks
+from omegaconf import OmegaConf
+
+import fairseq_stilts  # noqa: F401  (registers the tasks with fairseq)
+from fairseq_stilts.cli import tasks as tasks_cli
+from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.registry import (
+    BUILT_FAMILIES,
+    FAMILIES,
+    TaskSpec,
+    all_specs,
+    get_reader,
+    get_spec,
+    register_spec,
+)
+
+INTERMEDIATE = {
+    "anli_plus": "classification",
+    "mnli": "classification",
+    "qqp": "classification",
+    "sst2": "classification",
+    "squad": "span_qa",
+    "hellaswag": "multiple_choice",
+    "cosmosqa": "multiple_choice",
+    "commonsenseqa": "multiple_choice",
+    "ccg": "tagging",
+}
+TARGETS = {
+    "xnli": "classification",
+    "pawsx": "classification",
+    "udpos": "tagging",
+    "panx": "tagging",
+    "xquad": "span_qa",
+    "mlqa": "span_qa",
+    "tydiqa": "span_qa",
+    "bucc": "retrieval",
+    "tatoeba": "retrieval",
+}
+ALL_TASKS = {**INTERMEDIATE, **TARGETS}
+# SPEC.md section 3.
+LANGUAGE_COUNTS = {
+    "xnli": 15,
+    "pawsx": 7,
+    "udpos": 33,
+    "panx": 40,
+    "xquad": 11,
+    "mlqa": 7,
+    "tydiqa": 9,
+    "bucc": 4,
+    "tatoeba": 36,
+}
+RUNNABLE = {name for name, family in ALL_TASKS.items() if family == "classification"}
+
+
+def test_exactly_the_eighteen_tasks_are_registered():
+    assert set(all_specs()) == set(ALL_TASKS)
+    assert len(all_specs()) == 18
+
+
+@pytest.mark.parametrize("name", sorted(ALL_TASKS))
+def test_spec_family_and_role(name):
+    spec = get_spec(name)
+    assert spec.name == name
+    assert spec.family == ALL_TASKS[name]
+    assert spec.role == ("intermediate" if name in INTERMEDIATE else "target")
+    assert spec.family in FAMILIES
+
+
+@pytest.mark.parametrize("name", sorted(INTERMEDIATE))
+def test_intermediate_tasks_are_english_only(name):
+    assert get_spec(name).languages == ("en",)
+
+
+@pytest.mark.parametrize("name,count", sorted(LANGUAGE_COUNTS.items()))
+def test_target_language_counts(name, count):
+    languages = get_spec(name).languages
+    assert len(languages) == count
+    assert len(set(languages)) == count, "duplicate language codes"
+
+
+def test_target_language_details():
+    assert set(get_spec("bucc").languages) == {"de", "fr", "ru", "zh"}
+    # Tatoeba and BUCC are scored against English: English is not one of their languages.
+    assert "en" not in get_spec("tatoeba").languages
+    assert "en" not in get_spec("bucc").languages
+    for name in ("xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa"):
+        assert "en" in get_spec(name).languages, name
+
+
+def test_classification_label_sets():
+    nli = ("entailment", "neutral", "contradiction")
+    for name in ("mnli", "anli_plus", "xnli"):
+        assert get_spec(name).labels == nli, name
+    for name in ("qqp", "sst2", "pawsx"):
+        assert get_spec(name).labels == ("0", "1"), name
+    assert get_spec("xnli").canonical_label("contradictory") == "contradiction"
+    assert get_spec("anli_plus").canonical_label("c") == "contradiction"
+    assert get_spec("anli_plus").skip_labels == ("-",)
+
+
+@pytest.mark.parametrize("name", sorted(ALL_TASKS))
+def test_runnable_matches_built_families(name):
+    spec = get_spec(name)
+    assert spec.runnable == (name in RUNNABLE)
+    assert spec.runnable == (spec.family in BUILT_FAMILIES)
+
+
+@pytest.mark.parametrize("name", sorted(RUNNABLE))
+def test_runnable_specs_have_sources_with_registered_readers(name):
+    spec = get_spec(name)
+    spec.require_runnable()  # does not raise
+    assert spec.sources
+    assert {s.split for s in spec.sources} >= {"train", "dev"}
+    for source in spec.sources:
+        assert callable(get_reader(source.reader))
+        assert set(source.columns) == {*spec.input_fields, "label"}
+
+
+def test_unknown_task_lists_known_tasks():
+    with pytest.raises(StiltsError) as info:
+        get_spec("xnlii")
+    message = str(info.value)
+    assert "'xnlii'" in message
+    for name in ALL_TASKS:
+        assert name in message
+
+
+@pytest.mark.parametrize("name", ["hellaswag", "squad", "ccg", "udpos", "tatoeba"])
+def test_require_runnable_refuses_unbuilt_families(name):
+    spec = get_spec(name)
+    with pytest.raises(StiltsError, match="not implement") as info:
+        spec.require_runnable()
+    assert repr(name) in str(info.value)
+    assert repr(spec.family) in str(info.value)
+
+
+def test_register_spec_rejects_unknown_family():
+    bogus = TaskSpec(
+        name="bogus_task",
+        family="translation",
+        role="intermediate",
+        description="not a family",
+        languages=("en",),
+        metric="accuracy",
+        max_positions=8,
+    )
+    with pytest.raises(StiltsError, match="unknown family 'translation'"):
+        register_spec(bogus)
+    assert "bogus_task" not in all_specs()
+
+
+def test_unknown_reader_is_a_registry_error():
+    with pytest.raises(catalogue.RegistryError):
+        get_reader("no_such_reader")
+
+
+@pytest.mark.parametrize("name", sorted(ALL_TASKS))
+def test_every_spec_is_a_fairseq_task(name):
+    assert name in fairseq_tasks.TASK_REGISTRY
+    assert name in fairseq_tasks.TASK_DATACLASS_REGISTRY
+    assert fairseq_tasks.TASK_REGISTRY[name].spec_name == name
+
+
+def test_fairseq_task_classes_follow_the_family():
+    from fairseq_stilts.tasks.classification import ClassificationTask
+    from fairseq_stilts.tasks.unbuilt import UnbuiltFamilyTask
+
+    for name in ALL_TASKS:
+        cls = fairseq_tasks.TASK_REGISTRY[name]
+        expected = ClassificationTask if name in RUNNABLE else UnbuiltFamilyTask
+        assert issubclass(cls, expected), name
+
+
+@pytest.mark.parametrize("name", ["hellaswag", "squad", "udpos", "bucc"])
+def test_fairseq_setup_of_unbuilt_task_raises_clear_error(name):
+    cfg = OmegaConf.create({"_name": name, "data": ""})
+    with pytest.raises(StiltsError, match="does not implement yet") as info:
+        fairseq_tasks.setup_task(cfg)
+    assert repr(name) in str(info.value)
+
+
+def test_fairseq_setup_of_classification_task_needs_prepared_data(tmp_path):
+    cfg = OmegaConf.create({"_name": "xnli", "data": str(tmp_path)})
+    with pytest.raises(StiltsError, match="stilts-prepare xnli") as info:
+        fairseq_tasks.setup_task(cfg)
+    assert str(tmp_path / "manifest.json") in str(info.value)
+
+
+def _task_rows(out: str) -> dict[str, list[str]]:
+    lines = out.strip().splitlines()
+    assert lines[0].split()[:5] == ["task", "role", "family", "runnable", "languages"]
+    rows = {}
+    for line in lines[1:]:
+        cells = line.split()
+        rows[cells[0]] = cells
+    return rows
+
+
+def test_stilts_tasks_lists_all_tasks_and_marks_runnable(capsys):
+    tasks_cli.main([])
+    rows = _task_rows(capsys.readouterr().out)
+    assert set(rows) == set(ALL_TASKS)
+    for name, cells in rows.items():
+        spec = get_spec(name)
+        assert cells[1] == spec.role
+        assert cells[2] == spec.family
+        if name in RUNNABLE:
+            assert cells[3] == "yes", name
+            assert cells[4:] == list(spec.languages)
+        else:
+            assert cells[3:5] == ["not", "yet"], name
+            assert cells[5:] == list(spec.languages)
+
+
+def test_stilts_tasks_lists_intermediate_tasks_first(capsys):
+    tasks_cli.main([])
+    names = list(_task_rows(capsys.readouterr().out))
+    roles = [get_spec(n).role for n in names]
+    assert roles == sorted(roles)  # "intermediate" < "target"
+    assert roles.count("intermediate") == 9
