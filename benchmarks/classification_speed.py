@@ -1,32 +1,28 @@
 """Training speed of the plugin's classification task against stock fairseq and HF ``Trainer``.
 
-The same model shape (XLM-R: 4 layers, 256 hidden, 4 heads, 1024 FFN, the tiny model's
-vocabulary) is trained on the same prepared data folder for ``--warmup`` + ``--updates``
-updates of 32 pairs, fixed-lr Adam, on CPU with 2 threads, in four ways:
-
-(a) the plugin: ``fairseq-train --user-dir fairseq_stilts --task xnli`` (length-sorted batches);
-(b) stock ``fairseq-train --task sentence_prediction --arch roberta`` (random batches);
-(c) HF ``Trainer`` with ``XLMRobertaForSequenceClassification``, random order, dynamic padding;
+One XLM-R shape (4 layers, 256 hidden, 4 heads, 1024 FFN, the tiny model's vocabulary) is
+trained on one prepared data folder for ``--warmup`` + ``--updates`` updates of 32 pairs,
+fixed-lr Adam, on CPU with 2 threads, four ways: (a) the plugin, ``fairseq-train --user-dir
+fairseq_stilts --task xnli`` (batches of similar length); (b) stock ``fairseq-train --task
+sentence_prediction --arch roberta`` (random batches); (c) HF ``Trainer`` with
+``XLMRobertaForSequenceClassification``, random order, padding to the longest in the batch;
 (d) the same with ``train_sampling_strategy="group_by_length"`` and a ``length`` column.
+Data: ~4,000 pairs of random words from the tiny world's MLM text with log-normal tokenized
+lengths (``<s> a </s></s> b </s>``: median 36, sigma 0.6, clipped to [8, 250]), written as
+XTREME TSVs and binarized by ``prepare_task("xnli", ...)``.
 
-Data: ~4,000 synthetic pairs of random words from the tiny world's MLM text, whose tokenized
-lengths (``<s> a </s></s> b </s>``) are log-normal (median 36, sigma 0.6, clipped to [8, 250]),
-written as XTREME TSVs and binarized by ``prepare_task("xnli", ...)``; all four read that folder.
-
-Timing: s/update is the wall time between the ends of consecutive updates, over the updates
-after the warmup. This leaves out process start-up, model building and data loading for all four
-alike, and includes everything done per update (fetching and collating the batch, forward,
-backward, optimizer step, per-update bookkeeping). For fairseq (``--log-interval 1``) an update
-ends when its ``train_inner`` JSON line reaches this process (fairseq's own ``wall`` and
-``train_wall`` are rounded to whole seconds); for ``Trainer``, at a callback's ``on_step_end``.
-tokens/s counts non-pad tokens (fairseq's ``wpb``; the collator's mask for HF) over that time.
-Padding share is pad / all tokens of the timed batches: for fairseq the batches are rebuilt
-in-process with the task's own ``get_batch_iterator`` (checked against the logged ``wpb``), for
-HF they are recorded by the collator as the Trainer's sampler feeds it.
-Caveat: ``group_by_length`` sorts mega-batches of 50 batches longest first, so a short run of
-(d) sees longer than average batches; the tokens/update column shows it.
-
-Needs ``accelerate`` (for ``Trainer``). Run: ``python benchmarks/classification_speed.py``.
+s/update: wall time between the ends of consecutive updates after the warmup. That leaves out
+start-up, model building and data loading for all four alike and keeps all per-update work
+(fetching and collating the batch, forward, backward, optimizer step, bookkeeping). A fairseq
+update ends when its ``train_inner`` JSON line (``--log-interval 1``) reaches this process
+(fairseq's own ``wall``/``train_wall`` are whole seconds); a Trainer step at ``on_step_end``.
+tokens/s: non-pad tokens of those updates (fairseq's ``wpb``, the collator's lengths) per second.
+padding: pad / all tokens of the timed batches, for fairseq rebuilt in-process with the task's
+own ``get_batch_iterator`` (checked against ``wpb``), for HF recorded by the collator.
+others: share of the CPUs that other processes took meanwhile (/proc/stat); 2 OpenMP threads
+slow down many times over when another process holds a core, so rerun when it is not ~0%.
+A short run of (d) covers part of its first mega-batch (50 batches, sorted longest first).
+Needs ``accelerate`` for ``Trainer``.
 """
 
 from __future__ import annotations
@@ -38,6 +34,7 @@ import itertools
 import json
 import logging
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -66,6 +63,24 @@ class Result:
     seconds: list[float]
     tokens: list[int]
     padded: list[int]
+    others: float = float("nan")  # share of all CPUs that other processes used meanwhile
+
+
+def cpu_clock() -> tuple[float, float, float]:
+    """(wall s, busy s of all CPUs incl. steal, CPU s of this process and its waited children)."""
+    try:
+        ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:9]]
+        busy = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):  # not Linux
+        busy = float("nan")
+    usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return time.perf_counter(), busy, sum(u.ru_utime + u.ru_stime for u in usage)
+
+
+def others_share(start: tuple[float, float, float]) -> float:
+    """Share of the machine's CPU time that other processes (or the host) took since ``start``."""
+    wall, busy, own = (b - a for a, b in zip(start, cpu_clock(), strict=True))
+    return max(0.0, (busy - own) / (wall * (os.cpu_count() or 1)))
 
 
 def make_raw(raw: Path, model_dir: Path, examples: int, seed: int) -> None:
@@ -118,10 +133,12 @@ def fairseq_argv(method: str, data: Path, total: int, save_dir: Path) -> list[st
             "--required-batch-size-multiple", "1"]  # fmt: skip
 
 
-def run_fairseq_timed(name: str, argv: list[str], log: Path, warmup: int) -> Result:
+def run_fairseq(name: str, data: Path, workdir: Path, total: int, warmup: int) -> Result:
     """Run fairseq-train; time each update by when its train_inner line arrives."""
     from fairseq_stilts.cli.fairseq_tools import fairseq_executable
 
+    argv = fairseq_argv(name[1], data, total, workdir / f"save-{name[1]}")
+    log = workdir / f"fairseq-{name[1]}.log"
     env = {**os.environ, "OMP_NUM_THREADS": str(THREADS), "MKL_NUM_THREADS": str(THREADS),
            "PYTHONUNBUFFERED": "1"}  # fmt: skip
     command = [fairseq_executable("fairseq-train"), *argv]
@@ -140,10 +157,12 @@ def run_fairseq_timed(name: str, argv: list[str], log: Path, warmup: int) -> Res
                 arrivals[update], wpb[update] = now, round(float(stats["wpb"]))
         if proc.wait() != 0:
             sys.exit(f"{name}: fairseq-train failed (exit {proc.returncode}); see {log}")
-    total = max(arrivals)
     timed = range(warmup + 1, total + 1)
+    batches = fairseq_batches(argv, total)[warmup:]
+    if [n for n, _ in batches] != [wpb[u] for u in timed]:
+        print(f"warning: {name}: rebuilt batches differ from the logged wpb")
     seconds = [arrivals[u] - arrivals[u - 1] for u in timed]
-    return Result(name, seconds, [wpb[u] for u in timed], [0] * len(timed))
+    return Result(name, seconds, [wpb[u] for u in timed], [p for _, p in batches])
 
 
 def fairseq_batches(argv: list[str], count: int) -> list[tuple[int, int]]:
@@ -198,27 +217,26 @@ class PadCollator:
         self.batches: list[tuple[int, int]] = []
 
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
-        lengths = [len(f["input_ids"]) for f in features]
-        ids = torch.full((len(features), max(lengths)), self.pad, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for row, (f, n) in enumerate(zip(features, lengths, strict=True)):
-            ids[row, :n] = torch.tensor(f["input_ids"])
-            mask[row, :n] = 1
-        self.batches.append((sum(lengths), ids.numel()))
+        rows = [torch.tensor(f["input_ids"]) for f in features]
+        ids = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=self.pad)
+        lengths = torch.tensor([len(r) for r in rows])
+        mask = (torch.arange(ids.size(1)) < lengths[:, None]).long()
+        self.batches.append((int(lengths.sum()), ids.numel()))
         labels = torch.tensor([f["labels"] for f in features])
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def run_trainer(name: str, pairs: tuple, workdir: Path, total: int, warmup: int, group: bool):
+def run_trainer(name: str, pairs: tuple, workdir: Path, total: int, warmup: int) -> Result:
     """Train XLMRobertaForSequenceClassification with HF Trainer; time each step's end."""
     import transformers as hf
     from datasets import Dataset
 
     ids, labels, vocab = pairs
     config = hf.XLMRobertaConfig(vocab_size=vocab, hidden_size=256, num_hidden_layers=4,
-                              num_attention_heads=4, intermediate_size=1024,
-                              max_position_embeddings=514, type_vocab_size=1, pad_token_id=1,
-                              bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5, num_labels=3)  # fmt: skip
+                                 num_attention_heads=4, intermediate_size=1024,
+                                 max_position_embeddings=514, type_vocab_size=1, pad_token_id=1,
+                                 bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5,
+                                 num_labels=3)  # fmt: skip
     torch.manual_seed(1)
     model = hf.XLMRobertaForSequenceClassification(config)
     dataset = Dataset.from_dict({"input_ids": ids, "labels": labels, "length": list(map(len, ids))})
@@ -228,7 +246,7 @@ def run_trainer(name: str, pairs: tuple, workdir: Path, total: int, warmup: int,
         max_grad_norm=0.0, use_cpu=True, report_to=[], save_strategy="no",
         logging_strategy="no", disable_tqdm=True, seed=1, dataloader_num_workers=0,
         dataloader_pin_memory=False, remove_unused_columns=False,
-        train_sampling_strategy="group_by_length" if group else "random",
+        train_sampling_strategy="group_by_length" if name[1] == "d" else "random",
     )  # fmt: skip
     ends: list[float] = []
 
@@ -238,7 +256,7 @@ def run_trainer(name: str, pairs: tuple, workdir: Path, total: int, warmup: int,
 
     collator = PadCollator(pad=1)
     trainer = hf.Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator,
-                      callbacks=[Clock()])  # fmt: skip
+                         callbacks=[Clock()])  # fmt: skip
     trainer.train()
     if len(collator.batches) < total:
         sys.exit(f"{name}: the collator saw {len(collator.batches)} batches, expected {total}")
@@ -250,17 +268,19 @@ def run_trainer(name: str, pairs: tuple, workdir: Path, total: int, warmup: int,
 def report(results: list[Result]) -> None:
     """Print the table, the a/b and a/d ratios and whether a/d >= 1.2."""
     rate = {}
-    head = ("method", "s/update", "median", "tokens/s", "tok/upd", "padding")
-    print("\n{:<44}{:>10}{:>9}{:>10}{:>9}{:>9}".format(*head))
+    head = ("method", "s/update", "median", "tokens/s", "tok/upd", "padding", "others")
+    print("\n{:<44}{:>10}{:>9}{:>10}{:>9}{:>9}{:>8}".format(*head))
     for r in results:
         mean = sum(r.seconds) / len(r.seconds)
         rate[r.name[:3]] = sum(r.tokens) / sum(r.seconds)
         share = 1 - sum(r.tokens) / sum(r.padded)
         print(f"{r.name:<44}{mean:>10.4f}{statistics.median(r.seconds):>9.4f}"
-              f"{rate[r.name[:3]]:>10.0f}{sum(r.tokens) / len(r.tokens):>9.0f}{share:>9.1%}")  # fmt: skip
+              f"{rate[r.name[:3]]:>10.0f}{sum(r.tokens) / len(r.tokens):>9.0f}{share:>9.1%}{r.others:>8.0%}")  # fmt: skip
     ab, ad = rate["(a)"] / rate["(b)"], rate["(a)"] / rate["(d)"]
     print(f"\ntokens/s ratio a/b = {ab:.2f}, a/d = {ad:.2f}")
     print(f"aim a/d >= 1.2: {'met' if ad >= 1.2 else 'NOT met'}")
+    if any(r.others > 0.1 for r in results):
+        print("warning: other processes took over 10% of the CPUs during a run (column 'others')")
 
 
 def main() -> None:
@@ -278,9 +298,6 @@ def main() -> None:
         sys.exit("HF Trainer needs accelerate>=1.1 (pip install 'accelerate>=1.1'); not found")
     torch.set_num_threads(THREADS)
     logging.basicConfig(level=logging.WARNING)
-    load = os.getloadavg()[0]
-    if load > 0.5:
-        print(f"warning: load average {load:.1f} before starting: timings will be noisy")
     from fairseq_stilts.cli.tiny_model import build_tiny_model
     from fairseq_stilts.data.prepare import prepare_task
 
@@ -301,20 +318,15 @@ def main() -> None:
               f"mean {statistics.mean(lengths):.1f}, max {max(lengths)}; "
               f"{args.warmup} warmup + {args.updates} timed updates of {BATCH}")  # fmt: skip
         results = []
-        for method, name in (("a", "(a) plugin xnli, fairseq-train"),
-                             ("b", "(b) stock sentence_prediction, fairseq-train")):  # fmt: skip
-            argv = fairseq_argv(method, data, total, workdir / f"save-{method}")
+        for name in ("(a) plugin xnli, fairseq-train", "(b) stock sentence_prediction, fairseq-train",
+                     "(c) HF Trainer, random", "(d) HF Trainer, group_by_length"):  # fmt: skip
             print(f"running {name} ...")
-            result = run_fairseq_timed(name, argv, workdir / f"fairseq-{method}.log", args.warmup)
-            batches = fairseq_batches(argv, total)[args.warmup :]
-            if [n for n, _ in batches] != result.tokens:
-                print(f"warning: {name}: rebuilt batches differ from the logged wpb")
-            result.padded = [p for _, p in batches]
-            results.append(result)
-        for group, name in ((False, "(c) HF Trainer, random"),
-                            (True, "(d) HF Trainer, group_by_length")):  # fmt: skip
-            print(f"running {name} ...")
-            results.append(run_trainer(name, pairs, workdir, total, args.warmup, group))
+            start = cpu_clock()
+            if name[1] in "ab":
+                results.append(run_fairseq(name, data, workdir, total, args.warmup))
+            else:
+                results.append(run_trainer(name, pairs, workdir, total, args.warmup))
+            results[-1].others = others_share(start)
         report(results)
     finally:
         if args.workdir is None:

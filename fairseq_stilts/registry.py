@@ -67,8 +67,13 @@ class TaskSpec:
         return self.label_aliases.get(raw, raw)
 
 
-def register_spec(spec: TaskSpec) -> TaskSpec:
-    """Add a spec to the registry under its name."""
+def register_spec(spec: TaskSpec | Callable[[], TaskSpec]) -> TaskSpec:
+    """Add a spec to the registry under its name.
+
+    Call it with a spec, or use it as a decorator on a function that returns one.
+    """
+    if not isinstance(spec, TaskSpec):
+        spec = spec()
     if spec.family not in FAMILIES:
         raise StiltsError(f"spec {spec.name!r}: unknown family {spec.family!r}; known: {FAMILIES}")
     task_specs.register(spec.name, func=spec)

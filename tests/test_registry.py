@@ -155,6 +155,27 @@ def test_register_spec_rejects_unknown_family():
     assert "bogus_task" not in all_specs()
 
 
+def test_register_spec_as_a_decorator_adds_a_looked_up_task():
+    @register_spec
+    def plugin_task() -> TaskSpec:
+        return TaskSpec(
+            name="plugin_nli",
+            family="classification",
+            role="intermediate",
+            description="a spec added by another package",
+            languages=("en",),
+            metric="accuracy",
+            max_positions=128,
+        )
+
+    try:
+        assert get_spec("plugin_nli") is plugin_task
+        assert plugin_task.runnable
+    finally:  # keep the registry clean for the other tests
+        catalogue.REGISTRY.pop(("fairseq_stilts", "tasks", "plugin_nli"), None)
+    assert "plugin_nli" not in all_specs()
+
+
 def test_unknown_reader_is_a_registry_error():
     with pytest.raises(catalogue.RegistryError):
         get_reader("no_such_reader")
