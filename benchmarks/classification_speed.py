@@ -290,7 +290,7 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=4000, help="training pairs to synthesise")
     parser.add_argument("--model", type=Path, help="a tiny model folder (default: build one)")
     parser.add_argument("--workdir", type=Path, help="keep all files here (default: a temp dir)")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic data")
     args = parser.parse_args()
     if args.warmup < 1 or args.updates < 1:
         parser.error("--warmup and --updates must be >= 1")
