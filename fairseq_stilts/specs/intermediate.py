@@ -19,87 +19,72 @@ MNLI_COLUMNS = {"sentence1": "sentence1", "sentence2": "sentence2", "label": "go
 SNLI_COLUMNS = {"sentence1": "sentence1", "sentence2": "sentence2", "label": "gold_label"}
 ANLI_COLUMNS = {"sentence1": "context", "sentence2": "hypothesis", "label": "label"}
 
-register_spec(
-    TaskSpec(
-        name="mnli",
-        family="classification",
-        role="intermediate",
-        description="MultiNLI (GLUE), matched dev",
-        languages=EN,
-        metric="accuracy",
-        max_positions=256,
-        input_fields=PAIR,
-        labels=NLI_LABELS,
-        sources=(
-            _glue("train", "train.tsv", MNLI_COLUMNS),
-            _glue("dev", "dev_matched.tsv", MNLI_COLUMNS),
-        ),
-    )
-)
 
-register_spec(
-    TaskSpec(
-        name="anli_plus",
-        family="classification",
-        role="intermediate",
-        description="ANLI+: SNLI + MNLI + ANLI rounds 1-3 through one shared NLI head",
-        languages=EN,
-        metric="accuracy",
-        max_positions=256,
-        input_fields=PAIR,
-        labels=NLI_LABELS,
-        sources=(
-            _jsonl("train", "snli_1.0/snli_1.0_train.jsonl", SNLI_COLUMNS),
-            _glue("train", "MNLI/train.tsv", MNLI_COLUMNS),
-            *(_jsonl("train", f"anli_v1.0/R{r}/train.jsonl", ANLI_COLUMNS) for r in (1, 2, 3)),
-            _jsonl("dev", "snli_1.0/snli_1.0_dev.jsonl", SNLI_COLUMNS),
-            _glue("dev", "MNLI/dev_matched.tsv", MNLI_COLUMNS),
-            *(_jsonl("dev", f"anli_v1.0/R{r}/dev.jsonl", ANLI_COLUMNS) for r in (1, 2, 3)),
-        ),
-        label_aliases={"e": "entailment", "n": "neutral", "c": "contradiction"},
-        # SNLI marks pairs without annotator consensus with "-": they have no gold label.
-        skip_labels=("-",),
-    )
-)
+def _glue_pairs(
+    columns: dict, train: str = "train.tsv", dev: str = "dev.tsv"
+) -> tuple[Source, ...]:
+    return (_glue("train", train, columns), _glue("dev", dev, columns))
 
-register_spec(
-    TaskSpec(
-        name="qqp",
-        family="classification",
-        role="intermediate",
-        description="Quora Question Pairs (GLUE)",
-        languages=EN,
-        metric="accuracy",
-        max_positions=256,
-        input_fields=PAIR,
-        labels=("0", "1"),
-        sources=tuple(
-            _glue(
-                split,
-                path,
-                {"sentence1": "question1", "sentence2": "question2", "label": "is_duplicate"},
-            )
-            for split, path in (("train", "train.tsv"), ("dev", "dev.tsv"))
-        ),
-    )
-)
 
-register_spec(
-    TaskSpec(
-        name="sst2",
-        family="classification",
-        role="intermediate",
-        description="Stanford Sentiment Treebank, binary (GLUE)",
-        languages=EN,
-        metric="accuracy",
-        max_positions=256,
-        input_fields=("sentence",),
-        labels=("0", "1"),
-        sources=tuple(
-            _glue(split, path, {"sentence": "sentence", "label": "label"})
-            for split, path in (("train", "train.tsv"), ("dev", "dev.tsv"))
-        ),
+def _english_classification(
+    name: str,
+    description: str,
+    labels: tuple[str, ...],
+    sources: tuple[Source, ...],
+    input_fields: tuple[str, ...] = PAIR,
+    **extra,
+) -> TaskSpec:
+    return register_spec(
+        TaskSpec(
+            name=name,
+            family="classification",
+            role="intermediate",
+            description=description,
+            languages=EN,
+            metric="accuracy",
+            max_positions=256,
+            input_fields=input_fields,
+            labels=labels,
+            sources=sources,
+            **extra,
+        )
     )
+
+
+_english_classification(
+    "mnli",
+    "MultiNLI (GLUE), matched dev",
+    NLI_LABELS,
+    _glue_pairs(MNLI_COLUMNS, dev="dev_matched.tsv"),
+)
+_english_classification(
+    "anli_plus",
+    "ANLI+: SNLI + MNLI + ANLI rounds 1-3 through one shared NLI head",
+    NLI_LABELS,
+    (
+        _jsonl("train", "snli_1.0/snli_1.0_train.jsonl", SNLI_COLUMNS),
+        _glue("train", "MNLI/train.tsv", MNLI_COLUMNS),
+        *(_jsonl("train", f"anli_v1.0/R{r}/train.jsonl", ANLI_COLUMNS) for r in (1, 2, 3)),
+        _jsonl("dev", "snli_1.0/snli_1.0_dev.jsonl", SNLI_COLUMNS),
+        _glue("dev", "MNLI/dev_matched.tsv", MNLI_COLUMNS),
+        *(_jsonl("dev", f"anli_v1.0/R{r}/dev.jsonl", ANLI_COLUMNS) for r in (1, 2, 3)),
+    ),
+    label_aliases={"e": "entailment", "n": "neutral", "c": "contradiction"},
+    # SNLI marks pairs without annotator consensus with "-": they have no gold label.
+    skip_labels=("-",),
+)
+_english_classification(
+    "qqp",
+    "Quora Question Pairs (GLUE)",
+    ("0", "1"),
+    _glue_pairs({"sentence1": "question1", "sentence2": "question2", "label": "is_duplicate"}),
+)
+_english_classification(
+    "sst2",
+    "Stanford Sentiment Treebank, binary (GLUE)",
+    ("0", "1"),
+    _glue_pairs({"sentence": "sentence", "label": "label"}),
+    input_fields=("sentence",),
 )
 
 register_spec(
