@@ -15,4 +15,4 @@ from fairseq_stilts.checkpoint_safety import allow_fairseq_checkpoints  # noqa: 
 
 allow_fairseq_checkpoints()
 
-from fairseq_stilts import criterions, models, tasks  # noqa: E402, F401
+from fairseq_stilts import criterions, models, optim, tasks  # noqa: E402, F401

@@ -29,7 +29,7 @@ def finetune(task: str, data: Path, init: Path, save_dir: Path, updates: int, se
         "fairseq-train",
         [str(data), "--task", task, "--criterion", "stilts_classification", "--arch", "xlmr_tiny",
          "--finetune-from-model", str(init), "--valid-subset", ",".join(valid),
-         "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--weight-decay", "0.01",
+         "--optimizer", "stilts_adamw", "--weight-decay", "0.01",
          "--lr", "5e-4", "--lr-scheduler", "polynomial_decay", "--warmup-updates", str(updates // 10),
          "--total-num-update", str(updates), "--max-update", str(updates), "--clip-norm", "1.0",
          "--batch-size", "16", "--seed", str(seed), "--cpu", "--num-workers", "0",
