@@ -12,7 +12,9 @@ import logging  # noqa: E402
 logging.getLogger("fairseq.tasks.text_to_speech").setLevel(logging.WARNING)
 
 from fairseq_stilts.checkpoint_safety import allow_fairseq_checkpoints  # noqa: E402
+from fairseq_stilts.errors import report_user_errors  # noqa: E402
 
 allow_fairseq_checkpoints()
+report_user_errors()
 
 from fairseq_stilts import criterions, models, optim, tasks  # noqa: E402, F401

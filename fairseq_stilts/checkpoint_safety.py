@@ -70,9 +70,10 @@ def _explain_refusals(load):
                 f"{c.__module__}.{c.__qualname__}" for c in FAIRSEQ_CHECKPOINT_GLOBALS
             )
             raise UnsafeCheckpointError(
-                f"{path}: refused to load: the file asks to unpickle {what}, which no fairseq "
-                f"checkpoint holds (allowed beyond plain data: {allowed}). Weights-only loading "
-                "stays on; do not load this file unless you trust where it came from."
+                f"{path}: refused to load: the file asks to unpickle {what}, which is not on "
+                f"fairseq-stilts' allow-list for fairseq checkpoints (beyond plain data: {allowed}). "
+                "Weights-only loading stays on; do not load this file unless you trust where it "
+                "came from."
             ) from None
 
     checked_load.stilts_checked = True

@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 
 class StiltsError(ValueError):
     """A problem with the user's input or configuration, reported without a traceback."""
+
+
+def report_user_errors() -> None:
+    """Print a StiltsError that ends the program as one line, ``error: ...``, without a traceback.
+
+    Installed on import, so that the stock fairseq executables report bad input the way the
+    stilts-* commands do, also where fairseq re-raises it inside an exception of its own. Other
+    exceptions keep Python's usual report.
+    """
+    previous = sys.excepthook
+    if getattr(previous, "stilts", False):
+        return
+
+    def hook(kind, value, traceback):
+        cause = value
+        while cause is not None and not isinstance(cause, StiltsError):
+            cause = cause.__cause__ or cause.__context__  # fairseq wraps some errors in its own
+        if cause is not None:
+            print(f"error: {cause}", file=sys.stderr)
+        else:
+            previous(kind, value, traceback)
+
+    hook.stilts = True
+    sys.excepthook = hook
 
 
 class DataError(StiltsError):

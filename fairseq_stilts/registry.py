@@ -45,7 +45,7 @@ class TaskSpec:
     description: str
     languages: tuple[str, ...]
     metric: str
-    max_positions: int
+    max_length: int
     input_fields: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     sources: tuple[Source, ...] = ()

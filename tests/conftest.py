@@ -44,15 +44,23 @@ def fairseq(tool: str, *args: str, check: bool = True) -> subprocess.CompletedPr
 
 
 def train_args(
-    task: str, data: Path, init: Path, save_dir: Path, updates: int, *extra: str
+    task: str,
+    data: Path,
+    init: Path,
+    save_dir: Path,
+    updates: int,
+    *extra: str,
+    validate: bool = False,
 ) -> list[str]:
     """fairseq-train arguments for a short, deterministic fine-tuning run of the tiny model."""
     return [
         str(data), "--task", task, "--criterion", "stilts_classification", "--arch", "xlmr_tiny",
-        "--finetune-from-model", str(init), "--optimizer", "adam", "--lr", "1e-3",
+        "--finetune-from-model", str(init), "--optimizer", "stilts_adamw", "--lr", "1e-3",
         "--max-update", str(updates), "--batch-size", "8", "--seed", "3", "--cpu",
         "--num-workers", "0", "--save-dir", str(save_dir), "--no-epoch-checkpoints",
-        "--log-format", "json", "--log-interval", "1", "--disable-validation", *extra,
+        "--log-format", "json", "--log-interval", "1",
+        *(["--valid-subset", "valid", "--validate-interval-updates", "4"] if validate else ["--disable-validation"]),
+        *extra,
     ]  # fmt: skip
 
 

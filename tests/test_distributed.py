@@ -16,13 +16,10 @@ pytestmark = pytest.mark.slow
 UPDATES = 8
 
 
-def _losses(output: str) -> list[float]:
-    logs = [
-        json.loads(line.split(" | ", 3)[3])
-        for line in output.splitlines()
-        if "| train_inner |" in line
-    ]
-    return [float(log["loss"]) for log in logs]
+def _logged(output: str, tag: str, key: str) -> list[float]:
+    """Values of ``key`` in fairseq's JSON log lines tagged ``tag`` (train_inner, valid)."""
+    lines = [line for line in output.splitlines() if f"| {tag} | {{" in line]
+    return [float(json.loads(line.split(" | ", 3)[3])[key]) for line in lines]
 
 
 def _free_port() -> int:
@@ -35,7 +32,9 @@ def test_two_ranks_match_one_process_with_the_doubled_batch(tmp_path, prepared, 
     def args(save: str) -> list[str]:
         return [
             fairseq_executable("fairseq-train"),
-            *train_args("xnli", prepared("xnli"), tiny_model / "model.pt", tmp_path / save, UPDATES),
+            *train_args(
+                "xnli", prepared("xnli"), tiny_model / "model.pt", tmp_path / save, UPDATES, validate=True
+            ),
             "--dropout", "0", "--attention-dropout", "0", "--ddp-backend", "legacy_ddp",
             "--user-dir", USER_DIR, "--no-save-optimizer-state",
         ]  # fmt: skip
@@ -67,9 +66,14 @@ def test_two_ranks_match_one_process_with_the_doubled_batch(tmp_path, prepared, 
     single = subprocess.run([*args("single"), "--update-freq", "2"], capture_output=True, text=True)
     assert single.returncode == 0, single.stderr[-3000:]
 
-    distributed, reference = _losses(outputs[0]), _losses(single.stdout + single.stderr)
-    assert len(distributed) == len(reference) == UPDATES
-    assert distributed == pytest.approx(reference, abs=1e-5)  # as printed (3 decimals)
+    ddp_log, single_log = outputs[0], single.stdout + single.stderr
+    distributed = _logged(ddp_log, "train_inner", "loss")
+    assert len(distributed) == UPDATES
+    assert distributed == pytest.approx(_logged(single_log, "train_inner", "loss"), abs=1e-5)
+    # Validation sums the correct answers of both ranks' shares of the 30 dev examples.
+    accuracy = _logged(ddp_log, "valid", "valid_accuracy")
+    assert len(accuracy) == 2 and accuracy == _logged(single_log, "valid", "valid_accuracy")
+    assert all(abs(a * 30 / 100 - round(a * 30 / 100)) < 1e-3 for a in accuracy)  # k of 30
     # The weights after the last update agree far more tightly than the printed losses.
     ddp, one = (torch.load(tmp_path / d / "checkpoint_last.pt")["model"] for d in ("ddp", "single"))
     assert ddp.keys() == one.keys()

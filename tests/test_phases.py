@@ -117,7 +117,12 @@ text = "Anna hat drei rote Äpfel."
 print(json.dumps({{
     "model": type(models[0]).__name__, "task": cfg.task._name, "heads": list(models[0].classification_heads),
     "hub_ids": hub.encode(text).tolist(), "ours": [0] + PieceEncoder({str(tiny_model)!r}).encode(text).tolist(),
-    "features": list(hub.extract_features(hub.encode(text)).shape)}}))
+    "features": list(hub.extract_features(hub.encode(text)).shape),
+    "predict": list(XLMRModel.from_pretrained(
+        {str(mnli_checkpoint.parent)!r}, checkpoint_file={mnli_checkpoint.name!r},
+        data_name_or_path={str(prepared("mnli"))!r},
+        sentencepiece_model={str(tiny_model / "sentencepiece.bpe.model")!r},
+    ).predict("mnli", hub.encode("Anna hat Äpfel.", "Anna hat keine Äpfel.")).shape)}}))
 """
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
@@ -129,3 +134,4 @@ print(json.dumps({{
     )
     assert info["hub_ids"] == info["ours"]
     assert info["features"] == [1, len(info["ours"]), 64]
+    assert info["predict"] == [1, 3]  # a fine-tuned checkpoint through the hub interface

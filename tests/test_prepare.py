@@ -485,11 +485,11 @@ def test_two_workers_write_the_same_bytes_as_one(tmp_path, tiny_model, monkeypat
 
 def test_encode_all_pool_matches_serial(tiny_model):
     texts = [(f"Tom has {i} red books.", f"Anna hat {i} Bücher. 😀") for i in range(520)]
-    serial = prepare_module._encode_all(texts, tiny_model, workers=1)
-    pooled = prepare_module._encode_all(texts, tiny_model, workers=2)
+    encoder = PieceEncoder(tiny_model)
+    serial = prepare_module._encode_all(texts, encoder, workers=1)
+    pooled = prepare_module._encode_all(texts, encoder, workers=2)
     assert len(serial) == len(pooled) == 2 * len(texts)
     assert [a.tolist() for a in serial] == [b.tolist() for b in pooled]
-    encoder = PieceEncoder(tiny_model)
     assert serial[3].tolist() == encoder.encode(texts[1][1]).tolist()
 
 

@@ -148,7 +148,7 @@ def test_register_spec_rejects_unknown_family():
         description="not a family",
         languages=("en",),
         metric="accuracy",
-        max_positions=8,
+        max_length=8,
     )
     with pytest.raises(StiltsError, match="unknown family 'translation'"):
         register_spec(bogus)
@@ -165,7 +165,7 @@ def test_register_spec_as_a_decorator_adds_a_looked_up_task():
             description="a spec added by another package",
             languages=("en",),
             metric="accuracy",
-            max_positions=128,
+            max_length=128,
         )
 
     try:

@@ -23,7 +23,7 @@ class PieceEncoder:
     """
 
     def __init__(self, model_dir: str | Path) -> None:
-        model_dir = Path(model_dir)
+        self.model_dir = model_dir = Path(model_dir)
         for name in (SPM_FILE, DICT_FILE):
             if not (model_dir / name).is_file():
                 raise DataError(

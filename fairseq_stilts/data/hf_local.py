@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fairseq_stilts.data.readers import Example
+from fairseq_stilts.data.readers import Example, as_text
 from fairseq_stilts.errors import DataError
 
 # Column names used by the Hub's copies of GLUE, SNLI, ANLI, XNLI and PAWS-X.
@@ -44,7 +44,7 @@ def read_hf_local(path: Path, fields: tuple[str, ...]) -> dict[str, list[Example
                 label = label_names[label]
             examples.append(
                 Example(
-                    tuple(str(row[columns[f]]) for f in fields),
+                    tuple(as_text(row[columns[f]]) for f in fields),
                     str(label),
                     f"{path}[{split}]",
                     number,

@@ -47,6 +47,7 @@ def prepare_task(
         raise StiltsError("give exactly one of a raw data folder or --hf LANG=PATH datasets")
     if languages:
         check_languages(spec, languages, "--languages")
+    encoder = PieceEncoder(model_dir)  # checks the model folder before any data is read
     wanted = set(languages) | {"en"} if languages else None
     parts = (
         parts_from_files(spec, Path(raw), wanted) if raw is not None else parts_from_hf(spec, hf)
@@ -59,13 +60,12 @@ def prepare_task(
                 f"--languages: no dev or test data for {absent} (found: {sorted(found)})"
             )
     subsets = _subsets(parts, task)
-    encoder = PieceEncoder(model_dir)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         texts = [t for members in subsets.values() for p in members for t in p.texts]
-        encoded = iter(_encode_all(texts, model_dir, workers))
+        encoded = iter(_encode_all(texts, encoder, workers))
         label_dict = _label_dictionary(spec.labels, subsets["train"])
         for subset, members in subsets.items():
             rows = [[next(encoded) for _ in range(len(t))] for p in members for t in p.texts]
@@ -107,12 +107,13 @@ def _subsets(parts: list[Part], task: str) -> dict[str, list[Part]]:
     return subsets
 
 
-def _encode_all(texts: list[tuple[str, ...]], model_dir: Path, workers: int) -> list[np.ndarray]:
+def _encode_all(
+    texts: list[tuple[str, ...]], encoder: PieceEncoder, workers: int
+) -> list[np.ndarray]:
     flat = [text for row in texts for text in row]
     if workers <= 1 or len(flat) < 1000:
-        _init_worker(model_dir)
-        return [_encode(t) for t in flat]
-    with Pool(workers, initializer=_init_worker, initargs=(model_dir,)) as pool:
+        return [encoder.encode(t) for t in flat]
+    with Pool(workers, initializer=_init_worker, initargs=(encoder.model_dir,)) as pool:
         return pool.map(_encode, flat, chunksize=256)
 
 

@@ -90,8 +90,13 @@ def read_jsonl(
         if missing:
             raise DataError(path, f"missing field(s) {missing}", number)
         yield Example(
-            tuple(str(record[columns[f]]) for f in fields),
+            tuple(as_text(record[columns[f]]) for f in fields),
             str(record[columns["label"]]),
             str(path),
             number,
         )
+
+
+def as_text(value) -> str:
+    """A JSON or dataset value as text; null counts as empty."""
+    return "" if value is None else str(value)

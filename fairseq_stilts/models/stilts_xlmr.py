@@ -28,7 +28,11 @@ EMBEDDINGS = "encoder.sentence_encoder.embed_tokens.weight"
 
 @register_model("stilts_xlmr")
 class StiltsXLMRModel(XLMRModel):
-    """XLM-R encoder with a dict of named classification heads."""
+    """XLM-R encoder with a dict of named classification heads.
+
+    Head shapes are checked, not label names: reusing a head with ``--head-name`` assumes the
+    same labels in the same order.
+    """
 
     @classmethod
     def build_model(cls, args, task):
@@ -45,13 +49,15 @@ class StiltsXLMRModel(XLMRModel):
 
     def _check_heads(self, state_dict, prefix: str) -> None:
         for head_name, head in self.classification_heads.items():
-            key = f"{prefix}classification_heads.{head_name}.out_proj.weight"
-            if key in state_dict and state_dict[key].shape != head.out_proj.weight.shape:
-                raise StiltsError(
-                    f"the checkpoint's head {head_name!r} has {state_dict[key].size(0)} classes, the "
-                    f"task needs {head.out_proj.out_features} (check --num-classes and the data's "
-                    "label dictionary, or give --head-name another name to start a fresh head)"
-                )
+            for name, what in (("out_proj", "classes"), ("dense", "inner dimensions")):
+                layer = getattr(head, name)
+                theirs = state_dict.get(f"{prefix}classification_heads.{head_name}.{name}.weight")
+                if theirs is not None and theirs.shape != layer.weight.shape:
+                    raise StiltsError(
+                        f"the checkpoint's head {head_name!r} has {theirs.size(0)} {what}, the "
+                        f"task needs {layer.out_features} (check --num-classes and the data's "
+                        "label dictionary, or give --head-name another name to start a fresh head)"
+                    )
 
     def _check_dictionary(self, state_dict, prefix: str) -> None:
         ours = len(self.encoder.dictionary)
@@ -65,7 +71,7 @@ class StiltsXLMRModel(XLMRModel):
         theirs = state_dict.get(prefix + FINGERPRINT)
         if theirs is None:  # an official checkpoint: only the size can be checked
             state_dict[prefix + FINGERPRINT] = getattr(self, FINGERPRINT).clone()
-        elif not torch.equal(theirs, getattr(self, FINGERPRINT)):
+        elif int(theirs) != int(getattr(self, FINGERPRINT)):  # the state may be on another device
             raise StiltsError(
                 "the checkpoint was trained with another dictionary than the data's input0/dict.txt: "
                 "prepare the data with the checkpoint's own dict.txt and sentencepiece.bpe.model"

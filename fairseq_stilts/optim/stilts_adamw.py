@@ -6,6 +6,7 @@ The step is torch's ``AdamW`` (its fused kernel where the parameters' device has
 """
 
 # No `from __future__ import annotations`: fairseq reads the config field types at run time.
+import ast
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +47,7 @@ class StiltsAdamW(FairseqOptimizer):
         betas = self.cfg.adam_betas
         return {
             "lr": self.cfg.lr[0],
-            "betas": eval(betas) if isinstance(betas, str) else tuple(betas),
+            "betas": ast.literal_eval(betas) if isinstance(betas, str) else tuple(betas),
             "eps": self.cfg.adam_eps,
         }
 

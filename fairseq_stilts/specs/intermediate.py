@@ -15,8 +15,8 @@ def _jsonl(split: str, path: str, columns: dict) -> Source:
     return Source(split=split, pattern=path, reader="jsonl", columns=columns)
 
 
-MNLI_COLUMNS = {"sentence1": "sentence1", "sentence2": "sentence2", "label": "gold_label"}
-SNLI_COLUMNS = {"sentence1": "sentence1", "sentence2": "sentence2", "label": "gold_label"}
+# MNLI (GLUE TSV) and SNLI (JSONL) name their fields alike.
+NLI_COLUMNS = {"sentence1": "sentence1", "sentence2": "sentence2", "label": "gold_label"}
 ANLI_COLUMNS = {"sentence1": "context", "sentence2": "hypothesis", "label": "label"}
 
 
@@ -42,7 +42,7 @@ def _english_classification(
             description=description,
             languages=EN,
             metric="accuracy",
-            max_positions=256,
+            max_length=256,
             input_fields=input_fields,
             labels=labels,
             sources=sources,
@@ -55,18 +55,18 @@ _english_classification(
     "mnli",
     "MultiNLI (GLUE), matched dev",
     NLI_LABELS,
-    _glue_pairs(MNLI_COLUMNS, dev="dev_matched.tsv"),
+    _glue_pairs(NLI_COLUMNS, dev="dev_matched.tsv"),
 )
 _english_classification(
     "anli_plus",
     "ANLI+: SNLI + MNLI + ANLI rounds 1-3 through one shared NLI head",
     NLI_LABELS,
     (
-        _jsonl("train", "snli_1.0/snli_1.0_train.jsonl", SNLI_COLUMNS),
-        _glue("train", "MNLI/train.tsv", MNLI_COLUMNS),
+        _jsonl("train", "snli_1.0/snli_1.0_train.jsonl", NLI_COLUMNS),
+        _glue("train", "MNLI/train.tsv", NLI_COLUMNS),
         *(_jsonl("train", f"anli_v1.0/R{r}/train.jsonl", ANLI_COLUMNS) for r in (1, 2, 3)),
-        _jsonl("dev", "snli_1.0/snli_1.0_dev.jsonl", SNLI_COLUMNS),
-        _glue("dev", "MNLI/dev_matched.tsv", MNLI_COLUMNS),
+        _jsonl("dev", "snli_1.0/snli_1.0_dev.jsonl", NLI_COLUMNS),
+        _glue("dev", "MNLI/dev_matched.tsv", NLI_COLUMNS),
         *(_jsonl("dev", f"anli_v1.0/R{r}/dev.jsonl", ANLI_COLUMNS) for r in (1, 2, 3)),
     ),
     label_aliases={"e": "entailment", "n": "neutral", "c": "contradiction"},
@@ -95,7 +95,7 @@ register_spec(
         description="SQuAD v1.1 (v2.0 with unanswerable questions also accepted)",
         languages=EN,
         metric="squad_f1_em",
-        max_positions=384,
+        max_length=384,
         input_fields=("question", "context"),
         sources=(
             Source("train", "train-v1.1.json", "squad_json", {}),
@@ -123,7 +123,7 @@ for _name, _desc, _n, _train, _dev in (
             description=_desc,
             languages=EN,
             metric="accuracy",
-            max_positions=256,
+            max_length=256,
             input_fields=("context", "choices"),
             labels=tuple(str(i) for i in range(_n)),
             sources=(Source("train", _train, "jsonl", {}), Source("dev", _dev, "jsonl", {})),
@@ -138,7 +138,7 @@ register_spec(
         description="CCGbank supertags (~1,363 tags; licensed data, local files only)",
         languages=EN,
         metric="token_accuracy",
-        max_positions=256,
+        max_length=256,
         input_fields=("tokens",),
         sources=(
             Source("train", "train.tsv", "token_tags", {}),

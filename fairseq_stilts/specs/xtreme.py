@@ -37,7 +37,7 @@ register_spec(
         description="Cross-lingual NLI; English train is MNLI",
         languages=XNLI_LANGS,
         metric="accuracy",
-        max_positions=256,
+        max_length=256,
         input_fields=("sentence1", "sentence2"),
         labels=("entailment", "neutral", "contradiction"),
         sources=_xtreme_layout("tsv", PAIR_COLUMNS),
@@ -53,7 +53,7 @@ register_spec(
         description="PAWS-X paraphrase adversaries; English train is PAWS-Wiki",
         languages=PAWSX_LANGS,
         metric="accuracy",
-        max_positions=256,
+        max_length=256,
         input_fields=("sentence1", "sentence2"),
         labels=("0", "1"),
         sources=_xtreme_layout("tsv", PAIR_COLUMNS),
@@ -72,7 +72,7 @@ for _name, _desc, _langs, _tags, _metric in (
             description=_desc,
             languages=_langs,
             metric=_metric,
-            max_positions=256,
+            max_length=256,
             input_fields=("tokens",),
             labels=_tags,
             sources=_xtreme_layout("token_tags", {}),
@@ -96,7 +96,7 @@ for _name, _desc, _langs in (
             description=_desc,
             languages=tuple(_langs.split()),
             metric="mlqa_f1_em" if _name == "mlqa" else "squad_f1_em",
-            max_positions=384,
+            max_length=384,
             input_fields=("question", "context"),
             sources=_xtreme_layout("squad_json", {}, ext="json"),
         )
@@ -110,7 +110,7 @@ register_spec(
         description="BUCC 2018 bitext mining against English (no training data)",
         languages=("de", "fr", "ru", "zh"),
         metric="bucc_f1",
-        max_positions=512,
+        max_length=512,
         input_fields=("sentence",),
     )
 )
@@ -123,7 +123,7 @@ register_spec(
         description="Tatoeba sentence retrieval against English (no training data)",
         languages=TATOEBA_LANGS,
         metric="accuracy",
-        max_positions=512,
+        max_length=512,
         input_fields=("sentence",),
     )
 )

@@ -1,9 +1,9 @@
 """Sentence and sentence-pair classification (MNLI, ANLI+, QQP, SST-2, XNLI, PAWS-X).
 
 Reads folders made by ``stilts-prepare``. Subsets are ``train``, ``valid`` (English dev),
-``valid.<lang>`` and ``test.<lang>``. Training batches hold examples of similar length (sorted by
-length with random tie-breaking by seed; fairseq shuffles the batches every epoch), which removes
-most padding compared with stock ``sentence_prediction``'s random batches.
+``valid.<lang>`` and ``test.<lang>``. Training batches hold examples of similar length (see
+:class:`LengthGroupedDataset`), which removes most padding compared with stock
+``sentence_prediction``'s random batches.
 """
 
 import json
@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-import numpy as np
 from fairseq.data import (
     ConcatSentencesDataset,
     Dictionary,
@@ -23,7 +22,6 @@ from fairseq.data import (
     OffsetTokensDataset,
     PrependTokenDataset,
     RightPadDataset,
-    SortDataset,
     StripTokenDataset,
     data_utils,
 )
@@ -32,6 +30,7 @@ from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import FairseqTask
 from omegaconf import II, MISSING
 
+from fairseq_stilts.data.length_grouped import LengthGroupedDataset
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.registry import TaskSpec, get_spec
 
@@ -42,7 +41,8 @@ CRITERIA = ("stilts_classification",)
 @dataclass
 class ClassificationConfig(FairseqDataclass):
     data: str = field(default=MISSING, metadata={"help": "data folder made by stilts-prepare"})
-    max_positions: int = field(
+    # Not "max_positions": that name is also the model's option (its number of positions).
+    max_seq_length: int = field(
         default=0, metadata={"help": "truncate inputs to this many tokens (0: the task's default)"}
     )
     head_name: str = field(
@@ -94,11 +94,11 @@ class ClassificationTask(FairseqTask):
         dictionary = Dictionary.load(str(data / "input0" / "dict.txt"))
         dictionary.add_symbol("<mask>")
         label_dictionary = Dictionary.load(str(data / "label" / "dict.txt"))
-        n_labels = len(label_dictionary) - label_dictionary.nspecial
-        if cfg.num_classes > 0 and cfg.num_classes != n_labels:
+        labels = label_dictionary.symbols[label_dictionary.nspecial :]
+        if cfg.num_classes > 0 and cfg.num_classes != len(labels):
             raise StiltsError(
-                f"--num-classes {cfg.num_classes} does not match the {n_labels} labels of "
-                f"{data / 'label' / 'dict.txt'} ({' '.join(label_dictionary.symbols[label_dictionary.nspecial :])})"
+                f"--num-classes {cfg.num_classes} does not match the {len(labels)} labels of "
+                f"{data / 'label' / 'dict.txt'} ({' '.join(labels)})"
             )
         return cls(cfg, dictionary, label_dictionary, manifest)
 
@@ -144,10 +144,7 @@ class ClassificationTask(FairseqTask):
             },
             sizes=[tokens.sizes],
         )
-        with data_utils.numpy_seed(self.cfg.seed):
-            shuffle = np.random.permutation(len(dataset))
-        # np.lexsort: the last key is the primary one, so this sorts by length, ties at random.
-        self.datasets[split] = SortDataset(dataset, sort_order=[shuffle, tokens.sizes])
+        self.datasets[split] = LengthGroupedDataset(dataset, tokens.sizes)
         logger.info(f"{self.spec.name}: loaded {split} with {len(dataset)} examples")
         return self.datasets[split]
 
@@ -175,7 +172,7 @@ class ClassificationTask(FairseqTask):
         return super().build_criterion(cfg, from_checkpoint)
 
     def max_positions(self) -> int:
-        return self.cfg.max_positions or self.spec.max_positions
+        return self.cfg.max_seq_length or self.spec.max_length
 
     @property
     def source_dictionary(self) -> Dictionary:
