@@ -16,14 +16,14 @@ from fairseq_stilts.cli.evaluate import evaluate
 from fairseq_stilts.cli.fairseq_tools import run_fairseq
 from fairseq_stilts.cli.main import cli
 from fairseq_stilts.cli.tiny_model import build_tiny_model
-from fairseq_stilts.data.prepare import prepare_task
+from fairseq_stilts.data.prepare import prepare_task, read_manifest
 from fairseq_stilts.tiny import DATA_DIR
 from fairseq_stilts.writes import write_atomic
 
 
 def finetune(task: str, data: Path, init: Path, save_dir: Path, updates: int, seed: int) -> Path:
     """One fine-tuning phase with fairseq-train; returns the best checkpoint (English dev)."""
-    data_languages = json.loads((data / "manifest.json").read_text())["languages"]["dev"]
+    data_languages = read_manifest(data, task)["languages"]["dev"]
     valid = ["valid"] + [f"valid.{lang}" for lang in data_languages if lang != "en"]
     run_fairseq(
         "fairseq-train",

@@ -14,6 +14,7 @@ from pathlib import Path
 from fairseq_stilts.cli.fairseq_tools import run_fairseq
 from fairseq_stilts.cli.main import cli
 from fairseq_stilts.data.encoder import file_sha256
+from fairseq_stilts.data.prepare import MANIFEST, read_manifest
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.registry import get_spec
 from fairseq_stilts.writes import write_atomic
@@ -31,14 +32,9 @@ def evaluate(
     """Per-language metric rows for ``checkpoint`` on the prepared ``data`` folder."""
     spec = get_spec(task)
     spec.require_runnable()
-    manifest_path = Path(data) / "manifest.json"
-    if not manifest_path.is_file():
-        raise StiltsError(
-            f"{manifest_path}: not found; make the data folder with stilts-prepare {task}"
-        )
+    manifest = read_manifest(data, task)
     if not Path(checkpoint).is_file():
         raise StiltsError(f"{checkpoint}: checkpoint not found")
-    manifest = json.loads(manifest_path.read_text())
     found = manifest["languages"]["dev" if split == "valid" else split]
     languages = languages or found
     missing = [lang for lang in languages if lang not in found]
@@ -67,7 +63,7 @@ def evaluate(
                 "metric": spec.metric,
                 "value": float(stats[subset][key]),
                 "checkpoint": str(Path(checkpoint).resolve()),
-                "data_manifest_sha256": file_sha256(manifest_path),
+                "data_manifest_sha256": file_sha256(Path(data) / MANIFEST),
             }
         )
     return rows

@@ -27,6 +27,19 @@ from fairseq_stilts.registry import get_spec
 MANIFEST = "manifest.json"
 
 
+def read_manifest(data: str | Path, task: str) -> dict:
+    """The manifest of a data folder made by :func:`prepare_task` for ``task``."""
+    path = Path(data) / MANIFEST
+    if not path.is_file():
+        raise StiltsError(f"{path}: not found; make the data folder with stilts-prepare {task}")
+    manifest = json.loads(path.read_text())
+    if manifest.get("task") != task:
+        raise StiltsError(
+            f"{path}: data was prepared for task {manifest.get('task')!r}, not {task!r}"
+        )
+    return manifest
+
+
 def prepare_task(
     task: str,
     out: Path,

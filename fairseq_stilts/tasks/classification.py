@@ -6,7 +6,6 @@ Reads folders made by ``stilts-prepare``. Subsets are ``train``, ``valid`` (Engl
 ``sentence_prediction``'s random batches.
 """
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from fairseq.tasks import FairseqTask
 from omegaconf import II, MISSING
 
 from fairseq_stilts.data.length_grouped import LengthGroupedDataset
+from fairseq_stilts.data.prepare import read_manifest
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.registry import TaskSpec, get_spec
 
@@ -81,16 +81,7 @@ class ClassificationTask(FairseqTask):
     def setup_task(cls, cfg: ClassificationConfig, **kwargs):
         spec = get_spec(cls.spec_name)
         data = Path(cfg.data)
-        manifest_path = data / "manifest.json"
-        if not manifest_path.is_file():
-            raise StiltsError(
-                f"{manifest_path}: not found; make the data folder with stilts-prepare {spec.name}"
-            )
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("task") != spec.name:
-            raise StiltsError(
-                f"{manifest_path}: data was prepared for task {manifest.get('task')!r}, not {spec.name!r}"
-            )
+        manifest = read_manifest(data, spec.name)
         dictionary = Dictionary.load(str(data / "input0" / "dict.txt"))
         dictionary.add_symbol("<mask>")
         label_dictionary = Dictionary.load(str(data / "label" / "dict.txt"))
