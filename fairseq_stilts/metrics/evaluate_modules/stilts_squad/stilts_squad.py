@@ -1,7 +1,8 @@
-"""stilts_squad: SQuAD v1.1 exact match and F1 as a local Hugging Face ``evaluate`` metric.
+"""stilts_squad: extractive-QA exact match and F1 as a local Hugging Face ``evaluate`` metric.
 
-The same rules score XQuAD and TyDiQA-GoldP in every language. The numbers come from
-``fairseq_stilts.metrics.qa.squad_scores``; see that module for the official script's quirks kept.
+Without ``lang`` the SQuAD v1.1 rules, which also score XQuAD and TyDiQA-GoldP in every language;
+with ``lang`` (one of ar de en es hi vi zh) MLQA's language-aware rules. The numbers come from
+``fairseq_stilts.metrics.qa``; see that module for the official scripts' quirks kept.
 
 Load it from its folder; this needs no network (``evaluate`` copies the script into
 ``HF_MODULES_CACHE``, by default ``~/.cache/huggingface/modules``, which must be writable). On a
@@ -13,18 +14,20 @@ stops anything else in the process from trying the Hub::
     squad = evaluate.load(str(EVALUATE_MODULES / "stilts_squad"))
     squad.compute(predictions=["Paris"], references=[["Paris", "in Paris"]])
     # {'exact_match': 100.0, 'f1': 100.0, 'count': 1, 'missing': 0}
+    squad.compute(predictions=["北京大学"], references=[["北京"]], lang="zh")  # MLQA rules
 """
 
 import datasets
 import evaluate
 
-from fairseq_stilts.metrics.qa import squad_scores
+from fairseq_stilts.metrics.qa import MLQA_LANGUAGES, mlqa_scores, squad_scores
 
 _DESCRIPTION = "SQuAD v1.1 exact match and token F1 (max over gold answers), as percentages."
-_INPUTS = """
+_INPUTS = f"""
 Args:
     predictions: one predicted answer text per question.
     references: the gold answer texts of each question (at least one).
+    lang: optional answer language for MLQA's rules, one of {", ".join(MLQA_LANGUAGES)}.
 Returns:
     exact_match, f1: percentages over the questions; count: number of questions; missing: 0.
 """
@@ -52,8 +55,10 @@ class StiltsSquad(evaluate.Metric):
             ),
         )
 
-    def _compute(self, predictions: list[str], references: list[list[str]]) -> dict:
+    def _compute(
+        self, predictions: list[str], references: list[list[str]], lang: str | None = None
+    ) -> dict:
         # evaluate has checked that both lists are equally long; positions serve as question ids
         predicted = {str(i): text for i, text in enumerate(predictions)}
         gold = {str(i): answers for i, answers in enumerate(references)}
-        return squad_scores(predicted, gold)
+        return squad_scores(predicted, gold) if lang is None else mlqa_scores(predicted, gold, lang)
