@@ -16,7 +16,9 @@ task_specs = catalogue.create("fairseq_stilts", "tasks", entry_points=True)
 readers = catalogue.create("fairseq_stilts", "readers")
 
 FAMILIES = ("classification", "multiple_choice", "span_qa", "tagging", "retrieval")
-BUILT_FAMILIES = ("classification",)
+BUILT_FAMILIES = ("classification", "retrieval")
+# Families without training data: a checkpoint's encoder is scored directly by a command of ours.
+SCORED_ONLY = {"retrieval": "stilts-retrieve"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,17 @@ class TaskSpec:
             raise StiltsError(
                 f"task {self.name!r} belongs to the {self.family!r} family, which fairseq-stilts "
                 f"does not implement yet (built so far: {', '.join(BUILT_FAMILIES)})"
+            )
+
+    def require_trainable(self) -> None:
+        """Refuse tasks that have no data to prepare, train or validate on (retrieval)."""
+        self.require_runnable()
+        if self.family in SCORED_ONLY:
+            tool = SCORED_ONLY[self.family]
+            raise StiltsError(
+                f"task {self.name!r} is a {self.family} task: it has no training data and nothing "
+                f"to prepare; score a checkpoint's encoder with `{tool} {self.name} RAW_DIR "
+                "--path CHECKPOINT --model-dir PRETRAINED_MODEL_DIR`"
             )
 
     def canonical_label(self, raw: str) -> str:

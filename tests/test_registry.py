@@ -55,7 +55,9 @@ LANGUAGE_COUNTS = {
     "bucc": 4,
     "tatoeba": 36,
 }
-RUNNABLE = {name for name, family in ALL_TASKS.items() if family == "classification"}
+TRAINABLE = {name for name, family in ALL_TASKS.items() if family == "classification"}
+RETRIEVAL = {name for name, family in ALL_TASKS.items() if family == "retrieval"}
+RUNNABLE = TRAINABLE | RETRIEVAL
 
 
 def test_exactly_the_eighteen_tasks_are_registered():
@@ -111,7 +113,11 @@ def test_runnable_matches_built_families(name):
     assert spec.runnable == (spec.family in BUILT_FAMILIES)
 
 
-@pytest.mark.parametrize("name", sorted(RUNNABLE))
+def test_built_families_are_classification_and_retrieval():
+    assert set(BUILT_FAMILIES) == {"classification", "retrieval"}
+
+
+@pytest.mark.parametrize("name", sorted(TRAINABLE))
 def test_runnable_specs_have_sources_with_registered_readers(name):
     spec = get_spec(name)
     spec.require_runnable()  # does not raise
@@ -131,7 +137,32 @@ def test_unknown_task_lists_known_tasks():
         assert name in message
 
 
-@pytest.mark.parametrize("name", ["hellaswag", "squad", "ccg", "udpos", "tatoeba"])
+def test_retrieval_specs_have_the_xtreme_file_layout():
+    tatoeba = get_spec("tatoeba")
+    assert {(s.split, s.pattern.format(lang="de"), s.lang) for s in tatoeba.sources} == {
+        ("test", "de-en.de", "{lang}"),
+        ("test", "de-en.en", "en"),
+    }
+    bucc = get_spec("bucc")
+    patterns = {s.pattern.format(lang="fr") for s in bucc.sources}
+    assert patterns == {f"fr-en.{split}.{ext}" for split in ("dev", "test") for ext in ("fr", "en", "gold")}  # fmt: skip
+    for source in (*tatoeba.sources, *bucc.sources):
+        assert callable(get_reader(source.reader))
+
+
+@pytest.mark.parametrize("name", sorted(RETRIEVAL))
+def test_retrieval_tasks_refuse_training_and_point_to_stilts_retrieve(name):
+    spec = get_spec(name)
+    spec.require_runnable()  # built: stilts-retrieve scores it
+    with pytest.raises(StiltsError, match="no training data") as info:
+        spec.require_trainable()
+    assert f"stilts-retrieve {name}" in str(info.value)
+    cfg = OmegaConf.create({"_name": name, "data": ""})
+    with pytest.raises(StiltsError, match="no training data"):
+        fairseq_tasks.setup_task(cfg)
+
+
+@pytest.mark.parametrize("name", ["hellaswag", "squad", "ccg", "udpos"])
 def test_require_runnable_refuses_unbuilt_families(name):
     spec = get_spec(name)
     with pytest.raises(StiltsError, match="not implement") as info:
@@ -190,15 +221,22 @@ def test_every_spec_is_a_fairseq_task(name):
 
 def test_fairseq_task_classes_follow_the_family():
     from fairseq_stilts.tasks.classification import ClassificationTask
+    from fairseq_stilts.tasks.retrieval import RetrievalTask
     from fairseq_stilts.tasks.unbuilt import UnbuiltFamilyTask
 
     for name in ALL_TASKS:
         cls = fairseq_tasks.TASK_REGISTRY[name]
-        expected = ClassificationTask if name in RUNNABLE else UnbuiltFamilyTask
+        expected = (
+            ClassificationTask
+            if name in TRAINABLE
+            else RetrievalTask
+            if name in RETRIEVAL
+            else UnbuiltFamilyTask
+        )
         assert issubclass(cls, expected), name
 
 
-@pytest.mark.parametrize("name", ["hellaswag", "squad", "udpos", "bucc"])
+@pytest.mark.parametrize("name", ["hellaswag", "squad", "udpos", "commonsenseqa"])
 def test_fairseq_setup_of_unbuilt_task_raises_clear_error(name):
     cfg = OmegaConf.create({"_name": name, "data": ""})
     with pytest.raises(StiltsError, match="does not implement yet") as info:
@@ -231,8 +269,11 @@ def test_stilts_tasks_lists_all_tasks_and_marks_runnable(capsys):
         spec = get_spec(name)
         assert cells[1] == spec.role
         assert cells[2] == spec.family
-        if name in RUNNABLE:
+        if name in TRAINABLE:
             assert cells[3] == "yes", name
+            assert cells[4:] == list(spec.languages)
+        elif name in RETRIEVAL:
+            assert cells[3] == "stilts-retrieve", name
             assert cells[4:] == list(spec.languages)
         else:
             assert cells[3:5] == ["not", "yet"], name

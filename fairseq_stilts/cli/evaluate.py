@@ -31,7 +31,7 @@ def evaluate(
 ) -> list[dict]:
     """Per-language metric rows for ``checkpoint`` on the prepared ``data`` folder."""
     spec = get_spec(task)
-    spec.require_runnable()
+    spec.require_trainable()
     manifest = read_manifest(data, task)
     if not Path(checkpoint).is_file():
         raise StiltsError(f"{checkpoint}: checkpoint not found")

@@ -52,7 +52,7 @@ def prepare_task(
 ) -> dict:
     """Read, check, encode and binarize a task's data into ``out``; return the manifest."""
     spec = get_spec(task)
-    spec.require_runnable()
+    spec.require_trainable()
     out = Path(out)
     if out.exists() and not force:
         raise StiltsError(f"{out} already exists (pass --force to replace it)")

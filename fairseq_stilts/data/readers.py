@@ -100,3 +100,39 @@ def read_jsonl(
 def as_text(value) -> str:
     """A JSON or dataset value as text; null counts as empty."""
     return "" if value is None else str(value)
+
+
+@readers.register("lines")
+def read_sentence_lines(
+    path: Path, columns: Mapping[str, str | int], fields: tuple[str, ...], header: bool
+) -> Iterator[Example]:
+    """One sentence per line (Tatoeba); every line counts, so an empty one is an error."""
+    for number, text in read_lines(path):
+        if not text.strip():
+            raise DataError(path, "empty sentence (line i must translate line i)", number)
+        yield Example((text,), "", str(path), number)
+
+
+@readers.register("id_tsv")
+def read_id_tsv(
+    path: Path, columns: Mapping[str, str | int], fields: tuple[str, ...], header: bool
+) -> Iterator[Example]:
+    """BUCC rows: ``id<TAB>sentence`` or gold ``id_l<TAB>id_en``; texts follow ``columns``' order.
+
+    Blank lines are skipped; a row without exactly the expected tab-separated columns, or with an
+    empty one, is an error.
+    """
+    names = list(columns)
+    width = max(columns.values()) + 1
+    for number, text in read_lines(path):
+        if not text.strip():
+            continue
+        row = text.split("\t")
+        if len(row) != width:
+            found = "no tab" if len(row) == 1 else f"{len(row)} tab-separated columns"
+            raise DataError(path, f"expected {' <TAB> '.join(names)}, found {found}", number)
+        cells = tuple(row[columns[name]].strip() for name in names)
+        empty = [name for name, cell in zip(names, cells, strict=True) if not cell]
+        if empty:
+            raise DataError(path, f"empty {', '.join(empty)}", number)
+        yield Example(cells, "", str(path), number)

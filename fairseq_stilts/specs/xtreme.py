@@ -28,6 +28,10 @@ def _xtreme_layout(reader: str, columns: dict, ext: str = "tsv") -> tuple[Source
 
 
 PAIR_COLUMNS = {"sentence1": 0, "sentence2": 1, "label": 2}
+# Retrieval (SPEC.md section 4): BUCC sentence files ``id<TAB>sentence``, gold ``id_l<TAB>id_en``;
+# Tatoeba: one sentence per line, line i of ``<l>-en.<l>`` translating line i of ``<l>-en.en``.
+ID_SENTENCE = {"id": 0, "sentence": 1}
+GOLD_PAIR = {"source_id": 0, "target_id": 1}
 
 register_spec(
     TaskSpec(
@@ -112,6 +116,15 @@ register_spec(
         metric="bucc_f1",
         max_length=512,
         input_fields=("sentence",),
+        sources=tuple(
+            Source(split, pattern.format(split=split), reader, columns, lang=lang)
+            for split in ("dev", "test")
+            for pattern, reader, columns, lang in (
+                ("{{lang}}-en.{split}.{{lang}}", "id_tsv", ID_SENTENCE, "{lang}"),
+                ("{{lang}}-en.{split}.en", "id_tsv", ID_SENTENCE, "en"),
+                ("{{lang}}-en.{split}.gold", "id_tsv", GOLD_PAIR, "{lang}"),
+            )
+        ),
     )
 )
 
@@ -125,5 +138,9 @@ register_spec(
         metric="accuracy",
         max_length=512,
         input_fields=("sentence",),
+        sources=(
+            Source("test", "{lang}-en.{lang}", "lines", {"sentence": 0}, lang="{lang}"),
+            Source("test", "{lang}-en.en", "lines", {"sentence": 0}, lang="en"),
+        ),
     )
 )

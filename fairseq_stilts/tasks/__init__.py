@@ -7,9 +7,13 @@ from fairseq.tasks import register_task
 
 from fairseq_stilts.registry import all_specs
 from fairseq_stilts.tasks.classification import ClassificationConfig, ClassificationTask
+from fairseq_stilts.tasks.retrieval import RetrievalConfig, RetrievalTask
 from fairseq_stilts.tasks.unbuilt import UnbuiltFamilyConfig, UnbuiltFamilyTask
 
-FAMILY_TASKS = {"classification": (ClassificationTask, ClassificationConfig)}
+FAMILY_TASKS = {
+    "classification": (ClassificationTask, ClassificationConfig),
+    "retrieval": (RetrievalTask, RetrievalConfig),
+}
 
 
 def _bind(name: str, family: str, description: str) -> None:

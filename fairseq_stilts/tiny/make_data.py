@@ -1,4 +1,4 @@
-"""Generate the tiny multilingual NLI, paraphrase and MLM fixture data.
+"""Generate the tiny multilingual NLI, paraphrase, MLM and retrieval fixture data.
 
 Run ``python -m fairseq_stilts.tiny.make_data``; each run rewrites ``data/`` byte-identically.
 """
@@ -302,15 +302,70 @@ def main() -> None:
     write(OUT_DIR / "xnli/train-en.tsv", [[*p[0], rename.get(lab, lab)] for p, lab in xnli_train])
     paws_train = para_items(random.Random(SEED + 6), train, 120)
     write(OUT_DIR / "pawsx/train-en.tsv", [[*p[0], lab] for p, lab in paws_train])
+    parallel: dict[str, list[list[str]]] = {}
     for split, split_names, offset in (("dev", dev, 10), ("test", test, 20)):
         xnli = nli_items(random.Random(SEED + offset), split_names, 30)
         paws = para_items(random.Random(SEED + offset + 1), split_names, 20)
+        parallel[split] = unique_parallel(
+            [list(s) for p, _ in xnli + paws for s in zip(*p, strict=True)]
+        )
         for li, lang in enumerate(LANGS):
             write(OUT_DIR / f"xnli/{split}-{lang}.tsv", [[*p[li], lab] for p, lab in xnli])
             write(OUT_DIR / f"pawsx/{split}-{lang}.tsv", [[*p[li], lab] for p, lab in paws])
     mlm = mlm_lines(random.Random(SEED + 30), names, 600)
     for li, lang in enumerate(LANGS):
         write(OUT_DIR / f"mlm/{lang}.txt", [[sents[li]] for sents in mlm])
+    write_tatoeba(parallel["dev"] + parallel["test"])
+    for split, offset in (("dev", 40), ("test", 50)):
+        write_bucc(split, parallel[split], mlm, offset)
+
+
+def unique_parallel(groups: list[list[str]]) -> list[list[str]]:
+    """Per-language sentence groups (one per language), dropping any text seen in any language."""
+    seen: set[str] = set()
+    out = []
+    for sents in groups:
+        if not seen & set(sents):
+            seen.update(sents)
+            out.append(sents)
+    return out
+
+
+def write_tatoeba(pool: list[list[str]], count: int = 40) -> None:
+    """Tatoeba layout: ``<l>-en.<l>`` and ``<l>-en.en``, line i translating line i."""
+    for li, lang in enumerate(LANGS[1:], start=1):
+        chosen = random.Random(SEED + 60 + li).sample(pool, count)
+        write(OUT_DIR / f"tatoeba/{lang}-en.{lang}", [[sents[li]] for sents in chosen])
+        write(OUT_DIR / f"tatoeba/{lang}-en.en", [[sents[0]] for sents in chosen])
+
+
+def write_bucc(split: str, pool: list[list[str]], mlm: list[list[str]], offset: int) -> None:
+    """BUCC layout for de and fr: ``id<TAB>sentence`` per side and ``id_l<TAB>id_en`` gold pairs.
+
+    Each side holds 30 gold sentences and 20 distractors from the MLM text whose translations are
+    not on the other side; one distractor occurs twice on the non-English side (two ids, one
+    text), which the BUCC duplicate rule drops from the candidates.
+    """
+    used = {s for sents in pool for s in sents}
+    for li, lang in ((1, "de"), (3, "fr")):
+        rng = random.Random(SEED + offset + li)
+        gold = rng.sample(pool, 30)
+        extra = rng.sample([sents for sents in mlm if not used & set(sents)], 40)
+        foreign = [(g[li], k) for k, g in enumerate(gold)] + [(x[li], None) for x in extra[:20]]
+        english = [(g[0], k) for k, g in enumerate(gold)] + [(x[0], None) for x in extra[20:]]
+        foreign.append((extra[0][li], None))
+        sides = []
+        for side, code in ((foreign, lang), (english, "en")):
+            rng.shuffle(side)
+            numbers = sorted(rng.sample(range(1000), len(side)))
+            sides.append(
+                [(f"{code}-{n:06d}", text, k) for n, (text, k) in zip(numbers, side, strict=True)]
+            )
+            rows = [[sid, text] for sid, text, _ in sides[-1]]
+            write(OUT_DIR / f"bucc/{lang}-en.{split}.{code}", rows)
+        ids = [{k: sid for sid, _, k in side if k is not None} for side in sides]
+        pairs = [[ids[0][k], ids[1][k]] for k in range(len(gold))]
+        write(OUT_DIR / f"bucc/{lang}-en.{split}.gold", sorted(pairs))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Retrieval (BUCC, Tatoeba): sentence embeddings from any checkpoint's encoder, read and scored."""
