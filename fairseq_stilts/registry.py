@@ -16,7 +16,7 @@ task_specs = catalogue.create("fairseq_stilts", "tasks", entry_points=True)
 readers = catalogue.create("fairseq_stilts", "readers")
 
 FAMILIES = ("classification", "multiple_choice", "span_qa", "tagging", "retrieval")
-BUILT_FAMILIES = ("classification", "retrieval")
+BUILT_FAMILIES = ("classification", "multiple_choice", "retrieval")
 # Families without training data: a checkpoint's encoder is scored directly by a command of ours.
 SCORED_ONLY = {"retrieval": "stilts-retrieve"}
 
@@ -53,6 +53,15 @@ class TaskSpec:
     sources: tuple[Source, ...] = ()
     label_aliases: Mapping[str, str] = field(default_factory=dict)
     skip_labels: tuple[str, ...] = ()
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """One name per text of an example: the input fields, except for multiple choice, whose
+        examples hold the context and then one text per choice (``choice0`` ... ``choice<N-1>``,
+        N = the number of labels)."""
+        if self.family == "multiple_choice":
+            return ("context", *(f"choice{i}" for i in range(len(self.labels))))
+        return self.input_fields
 
     @property
     def runnable(self) -> bool:

@@ -279,7 +279,7 @@ def test_missing_raw_folder(tmp_path, tiny_model):
 
 def test_unbuilt_task_is_refused(tmp_path, tiny_model):
     with pytest.raises(StiltsError, match="does not implement yet"):
-        run("hellaswag", tmp_path / "out", tiny_model, raw=tmp_path)
+        run("squad", tmp_path / "out", tiny_model, raw=tmp_path)
     assert not (tmp_path / "out").exists()
 
 

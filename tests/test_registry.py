@@ -55,7 +55,10 @@ LANGUAGE_COUNTS = {
     "bucc": 4,
     "tatoeba": 36,
 }
-TRAINABLE = {name for name, family in ALL_TASKS.items() if family == "classification"}
+TRAINABLE = {
+    name for name, family in ALL_TASKS.items() if family in ("classification", "multiple_choice")
+}
+MULTIPLE_CHOICE = {"hellaswag": 4, "cosmosqa": 4, "commonsenseqa": 5}
 RETRIEVAL = {name for name, family in ALL_TASKS.items() if family == "retrieval"}
 RUNNABLE = TRAINABLE | RETRIEVAL
 
@@ -113,8 +116,17 @@ def test_runnable_matches_built_families(name):
     assert spec.runnable == (spec.family in BUILT_FAMILIES)
 
 
-def test_built_families_are_classification_and_retrieval():
-    assert set(BUILT_FAMILIES) == {"classification", "retrieval"}
+def test_built_families_are_classification_multiple_choice_and_retrieval():
+    assert set(BUILT_FAMILIES) == {"classification", "multiple_choice", "retrieval"}
+
+
+@pytest.mark.parametrize("name", sorted(MULTIPLE_CHOICE))
+def test_multiple_choice_specs_name_one_text_per_choice(name):
+    spec = get_spec(name)
+    n = MULTIPLE_CHOICE[name]
+    assert spec.labels == tuple(str(i) for i in range(n))
+    assert spec.field_names == ("context", *(f"choice{i}" for i in range(n)))
+    assert {s.reader for s in spec.sources} == {f"{name}_jsonl" if name != "cosmosqa" else name}
 
 
 @pytest.mark.parametrize("name", sorted(TRAINABLE))
@@ -162,7 +174,7 @@ def test_retrieval_tasks_refuse_training_and_point_to_stilts_retrieve(name):
         fairseq_tasks.setup_task(cfg)
 
 
-@pytest.mark.parametrize("name", ["hellaswag", "squad", "ccg", "udpos"])
+@pytest.mark.parametrize("name", ["squad", "ccg", "udpos", "xquad"])
 def test_require_runnable_refuses_unbuilt_families(name):
     spec = get_spec(name)
     with pytest.raises(StiltsError, match="not implement") as info:
@@ -221,22 +233,22 @@ def test_every_spec_is_a_fairseq_task(name):
 
 def test_fairseq_task_classes_follow_the_family():
     from fairseq_stilts.tasks.classification import ClassificationTask
+    from fairseq_stilts.tasks.multiple_choice import MultipleChoiceTask
     from fairseq_stilts.tasks.retrieval import RetrievalTask
     from fairseq_stilts.tasks.unbuilt import UnbuiltFamilyTask
 
-    for name in ALL_TASKS:
+    expected = {
+        "classification": ClassificationTask,
+        "multiple_choice": MultipleChoiceTask,
+        "retrieval": RetrievalTask,
+    }
+    for name, family in ALL_TASKS.items():
         cls = fairseq_tasks.TASK_REGISTRY[name]
-        expected = (
-            ClassificationTask
-            if name in TRAINABLE
-            else RetrievalTask
-            if name in RETRIEVAL
-            else UnbuiltFamilyTask
-        )
-        assert issubclass(cls, expected), name
+        assert issubclass(cls, expected.get(family, UnbuiltFamilyTask)), name
+        assert issubclass(cls, MultipleChoiceTask) == (family == "multiple_choice"), name
 
 
-@pytest.mark.parametrize("name", ["hellaswag", "squad", "udpos", "commonsenseqa"])
+@pytest.mark.parametrize("name", ["squad", "udpos", "ccg", "panx"])
 def test_fairseq_setup_of_unbuilt_task_raises_clear_error(name):
     cfg = OmegaConf.create({"_name": name, "data": ""})
     with pytest.raises(StiltsError, match="does not implement yet") as info:

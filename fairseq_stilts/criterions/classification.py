@@ -19,6 +19,11 @@ class ClassificationCriterion(FairseqCriterion):
         logits, _ = model(
             **sample["net_input"], features_only=True, classification_head_name=self.task.head_name
         )
+        return self.cross_entropy(logits, sample)
+
+    @staticmethod
+    def cross_entropy(logits, sample):
+        """Summed cross-entropy of ``logits`` (batch x classes) and the logging output."""
         targets = sample["target"].view(-1)
         lprobs = F.log_softmax(logits, dim=-1, dtype=torch.float32)
         loss = F.nll_loss(lprobs, targets, reduction="sum")

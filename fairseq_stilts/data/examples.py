@@ -44,7 +44,7 @@ def check_examples(spec: TaskSpec, examples: Iterable[Example], part: Part) -> P
             raise DataError(
                 ex.path, f"unknown label {ex.label!r}; expected one of {list(spec.labels)}", ex.line
             )
-        for name, text in zip(spec.input_fields, ex.texts, strict=True):
+        for name, text in zip(spec.field_names, ex.texts, strict=True):
             if not text.strip():
                 raise DataError(ex.path, f"empty text in field {name!r}", ex.line)
         part.texts.append(ex.texts)
@@ -70,7 +70,7 @@ def parts_from_files(spec: TaskSpec, raw: Path, languages: set[str] | None) -> l
         for lang, path in files:
             if languages is not None and lang not in languages:
                 continue
-            examples = reader(path, source.columns, spec.input_fields, source.header)
+            examples = reader(path, source.columns, spec.field_names, source.header)
             parts.append(check_examples(spec, examples, Part(source.split, lang, str(path))))
     return parts
 

@@ -1,7 +1,8 @@
 """Build a fairseq data folder for one task, atomically.
 
 Layout (the same that stock ``sentence_prediction`` reads): ``input0/``, ``input1/`` (one per
-input field) and ``label/``, each with ``dict.txt`` and the binarized subsets ``train``, ``valid``
+input field; for multiple choice ``input0`` is the context and ``input1..inputN`` the N choices)
+and ``label/`` (the class, or the gold choice's index ``"0".."N-1"``), each with ``dict.txt`` and the binarized subsets ``train``, ``valid``
 (English dev), ``valid.<lang>`` and ``test.<lang>``; plus ``manifest.json``.
 """
 
@@ -83,7 +84,7 @@ def prepare_task(
         for subset, members in subsets.items():
             rows = [[next(encoded) for _ in range(len(t))] for p in members for t in p.texts]
             labels = [label for p in members for label in p.labels]
-            for i in range(len(spec.input_fields)):
+            for i in range(len(spec.field_names)):
                 write_indexed(
                     tmp / f"input{i}" / subset, [row[i] for row in rows], len(encoder.dictionary)
                 )
@@ -92,7 +93,7 @@ def prepare_task(
                 [np.array([label_dict.nspecial + y, label_dict.eos()]) for y in labels],
                 len(label_dict),
             )
-        for i in range(len(spec.input_fields)):
+        for i in range(len(spec.field_names)):
             shutil.copyfile(Path(model_dir) / DICT_FILE, tmp / f"input{i}" / DICT_FILE)
         label_dict.save(str(tmp / "label" / DICT_FILE))
         manifest = _manifest(spec, subsets, Path(model_dir))
@@ -162,7 +163,7 @@ def _manifest(spec, subsets: dict[str, list[Part]], model_dir: Path) -> dict:
     return {
         "task": spec.name,
         "family": spec.family,
-        "input_fields": list(spec.input_fields),
+        "input_fields": list(spec.field_names),
         "labels": list(spec.labels),
         "languages": {
             split: sorted({p.lang for ps in subsets.values() for p in ps if p.split == split})

@@ -6,6 +6,7 @@ labels and texts against the spec is left to :mod:`fairseq_stilts.data.examples`
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -136,3 +137,146 @@ def read_id_tsv(
         if empty:
             raise DataError(path, f"empty {', '.join(empty)}", number)
         yield Example(cells, "", str(path), number)
+
+
+# Multiple choice (HellaSwag, CommonsenseQA, Cosmos QA). ``fields`` is the spec's field names:
+# the context, then one per choice, so every example must have ``len(fields) - 1`` choices.
+# The label is the gold choice's index as text ("0".."N-1").
+
+
+def _json_records(path: Path) -> Iterator[tuple[int, dict]]:
+    for number, text in read_lines(path):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise DataError(path, f"invalid JSON: {err.msg}", number) from None
+        if not isinstance(record, dict):
+            raise DataError(path, f"expected a JSON object, found {type(record).__name__}", number)
+        yield number, record
+
+
+def _field(record: Mapping, key: str, path: Path, number: int):
+    """``record[key]``, where ``key`` may be dotted (``question.stem``)."""
+    value = record
+    for part in key.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            raise DataError(path, f"missing field {key!r}", number)
+        value = value[part]
+    return value
+
+
+def _choice_example(
+    context: str, choices: list, label, fields: tuple[str, ...], path: Path, number: int
+) -> Example:
+    expected = len(fields) - 1
+    if len(choices) != expected:
+        raise DataError(
+            path,
+            f"found {len(choices)} choices; every example of this task has {expected}",
+            number,
+        )
+    if isinstance(label, str) and label.strip().lstrip("-").isdigit():
+        label = int(label)
+    if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < expected:
+        raise DataError(
+            path, f"label {label!r} out of range: expected an integer 0..{expected - 1}", number
+        )
+    return Example(
+        (as_text(context), *(as_text(c) for c in choices)), str(label), str(path), number
+    )
+
+
+@readers.register("hellaswag_jsonl")
+def read_hellaswag(
+    path: Path, columns: Mapping[str, str | int], fields: tuple[str, ...], header: bool
+) -> Iterator[Example]:
+    """HellaSwag: ``ctx`` (or ``ctx_a`` + " " + ``ctx_b``), ``endings``, ``label`` (an index)."""
+    for number, record in _json_records(path):
+        if "ctx" in record:
+            context = as_text(record["ctx"])
+        else:
+            parts = [as_text(_field(record, k, path, number)) for k in ("ctx_a", "ctx_b")]
+            context = " ".join(p for p in parts if p)
+        endings = _field(record, "endings", path, number)
+        if not isinstance(endings, list):
+            raise DataError(path, "field 'endings' must be a list", number)
+        label = _field(record, "label", path, number)
+        yield _choice_example(context, endings, label, fields, path, number)
+
+
+@readers.register("commonsenseqa_jsonl")
+def read_commonsenseqa(
+    path: Path, columns: Mapping[str, str | int], fields: tuple[str, ...], header: bool
+) -> Iterator[Example]:
+    """CommonsenseQA: ``question.stem``, ``question.choices`` ({label, text}), ``answerKey``."""
+    for number, record in _json_records(path):
+        stem = _field(record, "question.stem", path, number)
+        choices = _field(record, "question.choices", path, number)
+        if not isinstance(choices, list) or not all(
+            isinstance(c, Mapping) and "label" in c and "text" in c for c in choices
+        ):
+            raise DataError(
+                path, "field 'question.choices' must be a list of {label, text} objects", number
+            )
+        keys = [str(c["label"]) for c in choices]
+        answer = str(_field(record, "answerKey", path, number))
+        if len(keys) == len(fields) - 1 and answer not in keys:
+            raise DataError(
+                path, f"answerKey {answer!r} is not one of the choice labels {keys}", number
+            )
+        gold = keys.index(answer) if answer in keys else -1
+        yield _choice_example(stem, [c["text"] for c in choices], gold, fields, path, number)
+
+
+@readers.register("cosmosqa")
+def read_cosmosqa(
+    path: Path, columns: Mapping[str, str | int], fields: tuple[str, ...], header: bool
+) -> Iterator[Example]:
+    """Cosmos QA, JSONL or CSV (by the file's suffix): ``context``, ``question``,
+    ``answer0``..``answer<N-1>``, ``label``; the context read is context + " " + question."""
+    answers = [f"answer{i}" for i in range(len(fields) - 1)]
+    records = _csv_records(path) if path.suffix.lower() == ".csv" else _json_records(path)
+    for number, record in records:
+        missing = [k for k in ("context", "question", *answers, "label") if k not in record]
+        if missing:
+            raise DataError(path, f"missing field(s) {missing}", number)
+        extra = [k for k in record if k.startswith("answer") and k not in answers]
+        if extra:
+            raise DataError(
+                path,
+                f"found {len(answers) + len(extra)} choices; every example of this task has "
+                f"{len(answers)}",
+                number,
+            )
+        context = f"{as_text(record['context'])} {as_text(record['question'])}".strip()
+        yield _choice_example(
+            context, [record[k] for k in answers], record["label"], fields, path, number
+        )
+
+
+def _csv_records(path: Path) -> Iterator[tuple[int, dict]]:
+    """Rows of a CSV file with a header, as dicts; the line is where the row starts."""
+    if not path.is_file():
+        raise DataError(path, "file not found")
+    start = 1
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            names = next(reader, None)
+            if names is None:
+                raise DataError(path, "empty file: expected a header row", 1)
+            start = reader.line_num + 1
+            for row in reader:
+                if row:
+                    if len(row) != len(names):
+                        raise DataError(
+                            path, f"expected {len(names)} columns, found {len(row)}", start
+                        )
+                    yield start, dict(zip(names, row, strict=True))
+                start = reader.line_num + 1
+    except UnicodeDecodeError as err:
+        raise DataError(path, f"not valid UTF-8 ({err.reason})") from None
+    except csv.Error as err:
+        raise DataError(path, f"invalid CSV: {err}", start) from None

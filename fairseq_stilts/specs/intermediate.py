@@ -104,15 +104,34 @@ register_spec(
     )
 )
 
-for _name, _desc, _n, _train, _dev in (
-    ("hellaswag", "HellaSwag, 4 endings", 4, "hellaswag_train.jsonl", "hellaswag_val.jsonl"),
-    ("cosmosqa", "Cosmos QA, 4 answers", 4, "train.jsonl", "valid.jsonl"),
+# Multiple choice: the readers know each format; ``columns`` names the raw fields they read.
+for _name, _desc, _n, _reader, _train, _dev, _columns in (
+    (
+        "hellaswag",
+        "HellaSwag, 4 endings",
+        4,
+        "hellaswag_jsonl",
+        "hellaswag_train.jsonl",
+        "hellaswag_val.jsonl",
+        {"context": "ctx", "choices": "endings", "label": "label"},
+    ),
+    (
+        "cosmosqa",
+        "Cosmos QA, 4 answers (JSONL or CSV)",
+        4,
+        "cosmosqa",
+        "train.jsonl",
+        "valid.jsonl",
+        {"context": "context question", "choices": "answer0..answer3", "label": "label"},
+    ),
     (
         "commonsenseqa",
         "CommonsenseQA, 5 answers",
         5,
+        "commonsenseqa_jsonl",
         "train_rand_split.jsonl",
         "dev_rand_split.jsonl",
+        {"context": "question.stem", "choices": "question.choices", "label": "answerKey"},
     ),
 ):
     register_spec(
@@ -126,7 +145,10 @@ for _name, _desc, _n, _train, _dev in (
             max_length=256,
             input_fields=("context", "choices"),
             labels=tuple(str(i) for i in range(_n)),
-            sources=(Source("train", _train, "jsonl", {}), Source("dev", _dev, "jsonl", {})),
+            sources=(
+                Source("train", _train, _reader, _columns),
+                Source("dev", _dev, _reader, _columns),
+            ),
         )
     )
 

@@ -7,11 +7,13 @@ from fairseq.tasks import register_task
 
 from fairseq_stilts.registry import all_specs
 from fairseq_stilts.tasks.classification import ClassificationConfig, ClassificationTask
+from fairseq_stilts.tasks.multiple_choice import MultipleChoiceTask
 from fairseq_stilts.tasks.retrieval import RetrievalConfig, RetrievalTask
 from fairseq_stilts.tasks.unbuilt import UnbuiltFamilyConfig, UnbuiltFamilyTask
 
 FAMILY_TASKS = {
     "classification": (ClassificationTask, ClassificationConfig),
+    "multiple_choice": (MultipleChoiceTask, ClassificationConfig),
     "retrieval": (RetrievalTask, RetrievalConfig),
 }
 

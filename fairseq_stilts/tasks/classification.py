@@ -62,6 +62,7 @@ class ClassificationTask(FairseqTask):
     """The classification family; subclasses set ``spec_name``."""
 
     spec_name: ClassVar[str]
+    criteria: ClassVar[tuple[str, ...]] = CRITERIA
 
     def __init__(
         self,
@@ -97,45 +98,69 @@ class ClassificationTask(FairseqTask):
     def num_classes(self) -> int:
         return len(self.label_dictionary) - self.label_dictionary.nspecial
 
+    @property
+    def head_classes(self) -> int:
+        """Outputs of the task's head: one per class."""
+        return self.num_classes
+
     def load_dataset(self, split: str, combine: bool = False, **kwargs):
-        if split not in self.manifest["subsets"]:
-            raise StiltsError(
-                f"subset {split!r} is not in {self.cfg.data}; it has: {', '.join(self.manifest['subsets'])}"
-            )
-        inputs = [
-            data_utils.load_indexed_dataset(
-                str(Path(self.cfg.data, f"input{i}", split)), self.dictionary
-            )
-            for i in range(len(self.manifest["input_fields"]))
-        ]
-        tokens = PrependTokenDataset(inputs[0], self.dictionary.bos())
-        for extra in inputs[1:]:  # <s> A </s> </s> B </s>, as XLM-R was trained
-            tokens = ConcatSentencesDataset(
-                tokens, PrependTokenDataset(extra, self.dictionary.eos())
-            )
-        tokens = maybe_shorten_dataset(
-            tokens, split, "", "truncate", self.max_positions(), self.cfg.seed
-        )
-        labels = data_utils.load_indexed_dataset(
-            str(Path(self.cfg.data, "label", split)), self.label_dictionary
-        )
+        inputs = self._load_inputs(split)
+        tokens = self._sequence(split, inputs[0], *inputs[1:])
         dataset = NestedDictionaryDataset(
             {
                 "id": IdDataset(),
-                "net_input": {
-                    "src_tokens": RightPadDataset(tokens, pad_idx=self.dictionary.pad()),
-                    "src_lengths": NumelDataset(tokens, reduce=False),
-                },
-                "target": OffsetTokensDataset(
-                    StripTokenDataset(labels, id_to_strip=self.label_dictionary.eos()),
-                    offset=-self.label_dictionary.nspecial,
-                ),
+                "net_input": self._net_input(tokens),
+                "target": self._load_targets(split),
                 "nsentences": NumSamplesDataset(),
                 "ntokens": NumelDataset(tokens, reduce=True),
             },
             sizes=[tokens.sizes],
         )
-        self.datasets[split] = LengthGroupedDataset(dataset, tokens.sizes)
+        return self._set_dataset(split, dataset, tokens.sizes)
+
+    # Building blocks shared with the multiple-choice family.
+
+    def _load_inputs(self, split: str) -> list:
+        """The binarized ``input<i>/<split>`` of every field, in the manifest's order."""
+        if split not in self.manifest["subsets"]:
+            raise StiltsError(
+                f"subset {split!r} is not in {self.cfg.data}; it has: {', '.join(self.manifest['subsets'])}"
+            )
+        return [
+            data_utils.load_indexed_dataset(
+                str(Path(self.cfg.data, f"input{i}", split)), self.dictionary
+            )
+            for i in range(len(self.manifest["input_fields"]))
+        ]
+
+    def _sequence(self, split: str, first, *others):
+        """``<s> A </s> </s> B </s>`` (as XLM-R was trained), truncated to --max-seq-length."""
+        tokens = PrependTokenDataset(first, self.dictionary.bos())
+        for extra in others:
+            tokens = ConcatSentencesDataset(
+                tokens, PrependTokenDataset(extra, self.dictionary.eos())
+            )
+        return maybe_shorten_dataset(
+            tokens, split, "", "truncate", self.max_positions(), self.cfg.seed
+        )
+
+    def _net_input(self, tokens) -> dict:
+        return {
+            "src_tokens": RightPadDataset(tokens, pad_idx=self.dictionary.pad()),
+            "src_lengths": NumelDataset(tokens, reduce=False),
+        }
+
+    def _load_targets(self, split: str):
+        labels = data_utils.load_indexed_dataset(
+            str(Path(self.cfg.data, "label", split)), self.label_dictionary
+        )
+        return OffsetTokensDataset(
+            StripTokenDataset(labels, id_to_strip=self.label_dictionary.eos()),
+            offset=-self.label_dictionary.nspecial,
+        )
+
+    def _set_dataset(self, split: str, dataset, sizes):
+        self.datasets[split] = LengthGroupedDataset(dataset, sizes)
         logger.info(f"{self.spec.name}: loaded {split} with {len(dataset)} examples")
         return self.datasets[split]
 
@@ -152,13 +177,13 @@ class ClassificationTask(FairseqTask):
             raise StiltsError(
                 f"task {self.spec.name!r} needs an XLM-R model (--arch xlmr_base/xlmr_large/xlmr_tiny)"
             )
-        model.register_classification_head(self.head_name, num_classes=self.num_classes)
+        model.register_classification_head(self.head_name, num_classes=self.head_classes)
         return model
 
     def build_criterion(self, cfg, from_checkpoint: bool = False):
-        if cfg._name not in CRITERIA:
+        if cfg._name not in self.criteria:
             raise StiltsError(
-                f"task {self.spec.name!r} trains with --criterion {' or '.join(CRITERIA)}, not {cfg._name!r}"
+                f"task {self.spec.name!r} trains with --criterion {' or '.join(self.criteria)}, not {cfg._name!r}"
             )
         return super().build_criterion(cfg, from_checkpoint)
 

@@ -1,8 +1,9 @@
-"""Generate the tiny multilingual NLI, paraphrase, MLM and retrieval fixture data.
+"""Generate the tiny multilingual NLI, paraphrase, MLM, retrieval and multiple-choice fixture data.
 
 Run ``python -m fairseq_stilts.tiny.make_data``; each run rewrites ``data/`` byte-identically.
 """
 
+import json
 import random
 import re
 from pathlib import Path
@@ -318,6 +319,7 @@ def main() -> None:
     write_tatoeba(parallel["dev"] + parallel["test"])
     for split, offset in (("dev", 40), ("test", 50)):
         write_bucc(split, parallel[split], mlm, offset)
+    write_multiple_choice()
 
 
 def unique_parallel(groups: list[list[str]]) -> list[list[str]]:
@@ -367,6 +369,106 @@ def write_bucc(split: str, pool: list[list[str]], mlm: list[list[str]], offset: 
         pairs = [[ids[0][k], ids[1][k]] for k in range(len(gold))]
         write(OUT_DIR / f"bucc/{lang}-en.{split}.gold", sorted(pairs))
 
+
+# Multiple choice (English only, real field names). The rule: the right choice repeats what the
+# context says (the colour and things for HellaSwag and CommonsenseQA, the place for Cosmos QA);
+# the wrong ones name something else.
+def _english(text: str) -> list[str]:
+    return [row[0][0] for row in table(text)]
+
+
+def write_jsonl(path: Path, records: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = (json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
+    path.write_bytes("".join(lines).encode("utf-8"))
+
+
+def _scene(rng: random.Random, names: list[str]) -> tuple[str, int, int, int]:
+    return rng.choice(names), rng.randrange(6), rng.randrange(8), rng.randrange(6)
+
+
+def _others(rng: random.Random, right: int, size: int, count: int) -> list[int]:
+    return rng.sample([i for i in range(size) if i != right], count)
+
+
+def _place_choices(rng: random.Random, right: int, n: int) -> tuple[list[int], int]:
+    order = [right, *_others(rng, right, len(PLACE_EN), n - 1)]
+    rng.shuffle(order)
+    return order, order.index(right)
+
+
+def hellaswag_records(rng: random.Random, names: list[str], count: int, split: str) -> list[dict]:
+    records = []
+    for ind in range(count):
+        name, ci, ni, pi = _scene(rng, names)
+        things = [
+            (ci, ni),
+            *((c, n) for c, n in zip(_others(rng, ci, 6, 3), _others(rng, ni, 8, 3), strict=True)),
+        ]
+        rng.shuffle(things)
+        ctx_a = f"{name} buys {COLOUR_EN[ci]} {NOUN_EN[ni]} {PLACE_EN[pi]}."
+        ctx_b = f"{name} then puts"
+        records.append({
+            "activity_label": "Shopping", "ctx": f"{ctx_a} {ctx_b}", "ctx_a": ctx_a,
+            "ctx_b": ctx_b, "endings": [f"the {COLOUR_EN[c]} {NOUN_EN[n]} on the table." for c, n in things],
+            "ind": ind, "label": things.index((ci, ni)), "source_id": f"tiny~{split}~{ind}",
+            "split": split, "split_type": "indomain",
+        })  # fmt: skip
+    return records
+
+
+def commonsenseqa_records(rng: random.Random, names: list[str], count: int) -> list[dict]:
+    records = []
+    for _ in range(count):
+        name, ci, ni, pi = _scene(rng, names)
+        order = [ci, *_others(rng, ci, 6, 4)]
+        rng.shuffle(order)
+        records.append({
+            "answerKey": "ABCDE"[order.index(ci)], "id": f"{rng.getrandbits(64):016x}",
+            "question": {
+                "question_concept": NOUN_EN[ni],
+                "choices": [{"label": "ABCDE"[i], "text": COLOUR_EN[c]} for i, c in enumerate(order)],
+                "stem": f"{name} has {COLOUR_EN[ci]} {NOUN_EN[ni]} {PLACE_EN[pi]}. What colour are the {NOUN_EN[ni]}?",
+            },
+        })  # fmt: skip
+    return records
+
+
+def cosmosqa_records(rng: random.Random, names: list[str], count: int, prefix: str) -> list[dict]:
+    records = []
+    for k in range(count):
+        name, ci, ni, pi = _scene(rng, names)
+        order, label = _place_choices(rng, pi, 4)
+        record = {
+            "id": f"{prefix}{k:03d}", "label": label, "question": f"Where are the {NOUN_EN[ni]} of {name}?",
+            "context": f"{name} keeps the {COLOUR_EN[ci]} {NOUN_EN[ni]} {PLACE_EN[pi]}. {name} is happy.",
+        }  # fmt: skip
+        record.update({f"answer{i}": f"They are {PLACE_EN[p]}." for i, p in enumerate(order)})
+        records.append(record)
+    return records
+
+
+def write_multiple_choice() -> None:
+    names = list(GENDER)
+    train, dev = names[:12], names[12:18]
+    rng = random.Random(SEED + 100)
+    write_jsonl(
+        OUT_DIR / "hellaswag/hellaswag_train.jsonl", hellaswag_records(rng, train, 48, "train")
+    )
+    write_jsonl(OUT_DIR / "hellaswag/hellaswag_val.jsonl", hellaswag_records(rng, dev, 24, "val"))
+    rng = random.Random(SEED + 101)
+    write_jsonl(
+        OUT_DIR / "commonsenseqa/train_rand_split.jsonl", commonsenseqa_records(rng, train, 40)
+    )
+    write_jsonl(OUT_DIR / "commonsenseqa/dev_rand_split.jsonl", commonsenseqa_records(rng, dev, 20))
+    rng = random.Random(SEED + 102)
+    write_jsonl(OUT_DIR / "cosmosqa/train.jsonl", cosmosqa_records(rng, train, 40, "train"))
+    write_jsonl(OUT_DIR / "cosmosqa/valid.jsonl", cosmosqa_records(rng, dev, 20, "valid"))
+
+
+COLOUR_EN = _english(COLOURS)
+NOUN_EN = _english(NOUNS)
+PLACE_EN = _english(PLACES)
 
 if __name__ == "__main__":
     main()

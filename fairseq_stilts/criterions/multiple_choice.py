@@ -1,0 +1,29 @@
+"""Multiple choice: one score per choice from the task's one-output head, softmax across the
+choices, cross-entropy; accuracy from exact integer sums (the classification criterion's metrics)."""
+
+from __future__ import annotations
+
+import torch
+from fairseq.criterions import register_criterion
+from fairseq.dataclass import FairseqDataclass
+
+from fairseq_stilts.criterions.classification import ClassificationCriterion
+
+
+@register_criterion("stilts_multiple_choice", dataclass=FairseqDataclass)
+class MultipleChoiceCriterion(ClassificationCriterion):
+    """Scores ``net_input1..net_inputN`` (one per choice) through ``task.head_name``."""
+
+    def forward(self, model, sample, reduce=True):
+        scores = torch.cat(
+            [
+                model(
+                    **sample[f"net_input{i}"],
+                    features_only=True,
+                    classification_head_name=self.task.head_name,
+                )[0]
+                for i in range(1, self.task.num_choices + 1)
+            ],
+            dim=1,
+        )  # batch x choices
+        return self.cross_entropy(scores, sample)
