@@ -16,7 +16,7 @@ task_specs = catalogue.create("fairseq_stilts", "tasks", entry_points=True)
 readers = catalogue.create("fairseq_stilts", "readers")
 
 FAMILIES = ("classification", "multiple_choice", "span_qa", "tagging", "retrieval")
-BUILT_FAMILIES = ("classification", "multiple_choice", "retrieval")
+BUILT_FAMILIES = ("classification", "multiple_choice", "tagging", "retrieval")
 # Families without training data: a checkpoint's encoder is scored directly by a command of ours.
 SCORED_ONLY = {"retrieval": "stilts-retrieve"}
 

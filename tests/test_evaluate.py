@@ -49,7 +49,7 @@ def test_missing_data_checkpoint_or_language_is_refused(tmp_path, prepared):
     ):
         evaluate("xnli", data, tmp_path / "checkpoint.pt", languages=["ar"])
     with pytest.raises(StiltsError, match="not implement yet"):
-        evaluate("udpos", data, tmp_path / "checkpoint.pt")
+        evaluate("xquad", data, tmp_path / "checkpoint.pt")
 
 
 def test_the_command_reports_errors_in_one_line(tmp_path, capsys):
@@ -58,3 +58,18 @@ def test_the_command_reports_errors_in_one_line(tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
+
+
+def test_the_table_has_one_column_per_metric():
+    rows = [
+        {"language": "en", "metric": "seqeval_f1", "value": 70.0},
+        {"language": "en", "metric": "token_accuracy", "value": 90.0},
+        {"language": "de", "metric": "seqeval_f1", "value": 50.0},
+        {"language": "de", "metric": "token_accuracy", "value": 80.0},
+    ]
+    assert format_table(rows).splitlines() == [
+        "language    seqeval_f1  token_accuracy",
+        "en               70.00           90.00",
+        "de               50.00           80.00",
+        "mean             60.00           85.00",
+    ]

@@ -56,8 +56,11 @@ LANGUAGE_COUNTS = {
     "tatoeba": 36,
 }
 TRAINABLE = {
-    name for name, family in ALL_TASKS.items() if family in ("classification", "multiple_choice")
+    name
+    for name, family in ALL_TASKS.items()
+    if family in ("classification", "multiple_choice", "tagging")
 }
+TAGGING = {"ccg", "udpos", "panx"}
 MULTIPLE_CHOICE = {"hellaswag": 4, "cosmosqa": 4, "commonsenseqa": 5}
 RETRIEVAL = {name for name, family in ALL_TASKS.items() if family == "retrieval"}
 RUNNABLE = TRAINABLE | RETRIEVAL
@@ -116,8 +119,18 @@ def test_runnable_matches_built_families(name):
     assert spec.runnable == (spec.family in BUILT_FAMILIES)
 
 
-def test_built_families_are_classification_multiple_choice_and_retrieval():
-    assert set(BUILT_FAMILIES) == {"classification", "multiple_choice", "retrieval"}
+def test_built_families_are_classification_multiple_choice_tagging_and_retrieval():
+    assert set(BUILT_FAMILIES) == {"classification", "multiple_choice", "tagging", "retrieval"}
+    assert {n for n, f in ALL_TASKS.items() if f == "tagging"} == TAGGING
+
+
+@pytest.mark.parametrize("name", sorted(TAGGING))
+def test_tagging_specs_read_token_tag_columns(name):
+    spec = get_spec(name)
+    spec.require_trainable()  # does not raise
+    assert {s.reader for s in spec.sources} == {"token_tags"}
+    assert spec.input_fields == ("tokens",)
+    assert bool(spec.labels) == (name != "ccg")  # CCG takes its tag set from the training file
 
 
 @pytest.mark.parametrize("name", sorted(MULTIPLE_CHOICE))
@@ -137,7 +150,8 @@ def test_runnable_specs_have_sources_with_registered_readers(name):
     assert {s.split for s in spec.sources} >= {"train", "dev"}
     for source in spec.sources:
         assert callable(get_reader(source.reader))
-        assert set(source.columns) == {*spec.input_fields, "label"}
+        if name not in TAGGING:  # token-tag files have fixed columns
+            assert set(source.columns) == {*spec.input_fields, "label"}
 
 
 def test_unknown_task_lists_known_tasks():
@@ -174,7 +188,7 @@ def test_retrieval_tasks_refuse_training_and_point_to_stilts_retrieve(name):
         fairseq_tasks.setup_task(cfg)
 
 
-@pytest.mark.parametrize("name", ["squad", "ccg", "udpos", "xquad"])
+@pytest.mark.parametrize("name", ["squad", "xquad", "mlqa"])
 def test_require_runnable_refuses_unbuilt_families(name):
     spec = get_spec(name)
     with pytest.raises(StiltsError, match="not implement") as info:
@@ -235,20 +249,23 @@ def test_fairseq_task_classes_follow_the_family():
     from fairseq_stilts.tasks.classification import ClassificationTask
     from fairseq_stilts.tasks.multiple_choice import MultipleChoiceTask
     from fairseq_stilts.tasks.retrieval import RetrievalTask
+    from fairseq_stilts.tasks.tagging import TaggingTask
     from fairseq_stilts.tasks.unbuilt import UnbuiltFamilyTask
 
     expected = {
         "classification": ClassificationTask,
         "multiple_choice": MultipleChoiceTask,
+        "tagging": TaggingTask,
         "retrieval": RetrievalTask,
     }
     for name, family in ALL_TASKS.items():
         cls = fairseq_tasks.TASK_REGISTRY[name]
         assert issubclass(cls, expected.get(family, UnbuiltFamilyTask)), name
         assert issubclass(cls, MultipleChoiceTask) == (family == "multiple_choice"), name
+        assert issubclass(cls, TaggingTask) == (family == "tagging"), name
 
 
-@pytest.mark.parametrize("name", ["squad", "udpos", "ccg", "panx"])
+@pytest.mark.parametrize("name", ["squad", "xquad", "mlqa", "tydiqa"])
 def test_fairseq_setup_of_unbuilt_task_raises_clear_error(name):
     cfg = OmegaConf.create({"_name": name, "data": ""})
     with pytest.raises(StiltsError, match="does not implement yet") as info:

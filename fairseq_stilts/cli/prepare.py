@@ -34,12 +34,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
     parser.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    parser.add_argument("--max-seq-length", type=int, default=0,
+                        help="tagging: split longer sentences into pieces of at most this many "
+                        "tokens (default: the task's, 256)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.hf and len(dict(args.hf)) != len(args.hf):
         raise StiltsError("--hf: a language is given twice")
     manifest = prepare_task(
         args.task, args.out, args.model, raw=args.raw, hf=dict(args.hf or []),
         languages=args.languages, workers=args.workers, force=args.force,
+        max_seq_length=args.max_seq_length,
     )  # fmt: skip
     counts = ", ".join(f"{name} {s['count']}" for name, s in manifest["subsets"].items())
     print(f"{args.out}: {counts}")

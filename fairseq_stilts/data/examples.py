@@ -95,3 +95,65 @@ def _glob_languages(spec: TaskSpec, raw: Path, pattern: str) -> list[tuple[str, 
         check_languages(spec, [lang], str(path))
         found.append((lang, path))
     return found
+
+
+# Tagging: Part.texts holds each sentence's words, Part.labels each sentence's tag indices.
+
+
+def tagging_parts_from_files(
+    spec: TaskSpec, raw: Path, languages: set[str] | None
+) -> tuple[list[Part], tuple[str, ...]]:
+    """Read a tagging task's files; return the parts and the label set.
+
+    The label set is the spec's; a spec without one (CCG) takes the tags of the training file,
+    in order of first appearance, and dev/test tags outside it are an error.
+    """
+    if not raw.is_dir():
+        raise DataError(raw, "raw data folder not found")
+    files = []
+    for source in spec.sources:
+        if "{lang}" not in source.pattern:
+            found = [(source.lang, raw / source.pattern)]
+        else:
+            found = _glob_languages(spec, raw, source.pattern)
+            if not found and source.split != "test":
+                raise DataError(
+                    raw / source.pattern, f"no file matches this {source.split} pattern"
+                )
+        files += [(source, lang, path) for lang, path in found]
+    # training files first: they define the label set of a spec without one
+    files.sort(key=lambda item: item[0].split != "train")
+    labels = list(spec.labels)
+    parts = []
+    for source, lang, path in files:
+        if languages is not None and lang not in languages:
+            continue
+        reader = get_reader(source.reader)
+        sentences = reader(path, source.columns, spec.field_names, source.header, lang=lang)
+        derive = not spec.labels and source.split == "train"
+        part = Part(source.split, lang, str(path))
+        parts.append(check_tagged(sentences, part, labels, derive, bool(spec.labels)))
+    return parts, tuple(labels)
+
+
+def check_tagged(
+    sentences, part: Part, labels: list[str], derive: bool = False, fixed: bool = True
+) -> Part:
+    """Fill ``part`` with sentences whose tags are in ``labels`` (extended when ``derive``)."""
+    index = {label: i for i, label in enumerate(labels)}
+    for sentence in sentences:
+        ids = []
+        for tag, line in zip(sentence.tags, sentence.lines, strict=True):
+            if tag not in index:
+                if not derive:
+                    shown = labels if len(labels) <= 40 else [*labels[:40], "..."]
+                    where = "" if fixed else " (not in the training file's tags)"
+                    raise DataError(
+                        sentence.path, f"unknown tag {tag!r}{where}; expected one of {shown}", line
+                    )
+                index[tag] = len(labels)
+                labels.append(tag)
+            ids.append(index[tag])
+        part.texts.append(sentence.tokens)
+        part.labels.append(ids)
+    return part

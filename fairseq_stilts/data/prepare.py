@@ -21,7 +21,13 @@ from fairseq.data import Dictionary, indexed_dataset
 
 from fairseq_stilts import __version__
 from fairseq_stilts.data.encoder import DICT_FILE, SPM_FILE, PieceEncoder, file_sha256
-from fairseq_stilts.data.examples import Part, check_languages, parts_from_files, parts_from_hf
+from fairseq_stilts.data.examples import (
+    Part,
+    check_languages,
+    parts_from_files,
+    parts_from_hf,
+    tagging_parts_from_files,
+)
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.registry import get_spec
 
@@ -50,8 +56,13 @@ def prepare_task(
     languages: list[str] | None = None,
     workers: int = 2,
     force: bool = False,
+    max_seq_length: int = 0,
 ) -> dict:
-    """Read, check, encode and binarize a task's data into ``out``; return the manifest."""
+    """Read, check, encode and binarize a task's data into ``out``; return the manifest.
+
+    ``max_seq_length`` (tagging only; default the spec's) is the longest input the model sees,
+    ``<s>`` and ``</s>`` included: longer sentences are split into pieces at word boundaries.
+    """
     spec = get_spec(task)
     spec.require_trainable()
     out = Path(out)
@@ -63,9 +74,15 @@ def prepare_task(
         check_languages(spec, languages, "--languages")
     encoder = PieceEncoder(model_dir)  # checks the model folder before any data is read
     wanted = set(languages) | {"en"} if languages else None
-    parts = (
-        parts_from_files(spec, Path(raw), wanted) if raw is not None else parts_from_hf(spec, hf)
-    )
+    labels = spec.labels
+    if spec.family == "tagging":
+        if raw is None:
+            raise StiltsError(f"task {task!r}: --hf datasets are not supported for tagging yet")
+        parts, labels = tagging_parts_from_files(spec, Path(raw), wanted)
+    elif raw is not None:
+        parts = parts_from_files(spec, Path(raw), wanted)
+    else:
+        parts = parts_from_hf(spec, hf)
     if languages:
         found = {p.lang for p in parts if p.split != "train"}
         absent = sorted(set(languages) - found)
@@ -78,6 +95,11 @@ def prepare_task(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        if spec.family == "tagging":
+            limit = max_seq_length or spec.max_length
+            manifest = _write_tagging(spec, subsets, labels, encoder, limit, tmp, Path(model_dir))
+            _replace(tmp, out)
+            return manifest
         texts = [t for members in subsets.values() for p in members for t in p.texts]
         encoded = iter(_encode_all(texts, encoder, workers))
         label_dict = _label_dictionary(spec.labels, subsets["train"])
@@ -191,6 +213,94 @@ def _manifest(spec, subsets: dict[str, list[Part]], model_dir: Path) -> dict:
         "sentencepiece_sha256": file_sha256(model_dir / SPM_FILE),
         "created_by": f"fairseq-stilts {__version__}",
     }
+
+
+# Tagging: ``input0`` holds word pieces + ``</s>``, ``label`` one id per position (the tag on a
+# word's first piece, the label dictionary's pad elsewhere), ``sentence_ids.<subset>.npy`` the
+# (sentence index, piece index) of every stored row.
+
+
+def encode_words(encoder: PieceEncoder, words: tuple[str, ...]) -> list[np.ndarray]:
+    """Dictionary ids of each word's sentencepiece pieces (an empty encoding becomes ``<unk>``).
+
+    sentencepiece splits at spaces and gives every word a leading ``▁`` piece marker, so this
+    equals encoding the space-joined sentence (checked on the tiny data by a test).
+    """
+    out = []
+    for word in words:
+        ids = encoder.lookup[encoder.processor.encode(word)]
+        out.append(ids if len(ids) else np.array([encoder.dictionary.unk()], dtype=np.int64))
+    return out
+
+
+def split_words(pieces: list[np.ndarray], budget: int) -> list[tuple[int, int]]:
+    """Word ranges ``[start, end)`` whose pieces fit in ``budget`` tokens, greedily, never splitting
+    a word. A single word longer than the budget keeps its first ``budget`` pieces (only the first
+    carries the label)."""
+    ranges, start, used = [], 0, 0
+    for i, ids in enumerate(pieces):
+        size = min(len(ids), budget)
+        if used + size > budget and i > start:
+            ranges.append((start, i))
+            start, used = i, 0
+        used += size
+    ranges.append((start, len(pieces)))
+    return ranges
+
+
+def tagging_rows(
+    encoder: PieceEncoder, words: tuple[str, ...], tags: list[int], label_dict: Dictionary,
+    max_seq_length: int,
+) -> list[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    """(token ids + ``</s>``, aligned label ids) of each piece of one sentence."""
+    budget = max_seq_length - 2  # <s> and </s>
+    if budget < 1:
+        raise StiltsError(f"--max-seq-length {max_seq_length} is too small for tagging")
+    pieces = encode_words(encoder, words)
+    rows = []
+    for start, end in split_words(pieces, budget):
+        ids, labels = [], []
+        for word, tag in zip(pieces[start:end], tags[start:end], strict=True):
+            word = word[:budget]
+            ids.extend(word)
+            labels.extend([label_dict.nspecial + tag] + [label_dict.pad()] * (len(word) - 1))
+        ids.append(encoder.dictionary.eos())
+        labels.append(label_dict.pad())
+        rows.append((np.array(ids, dtype=np.int64), np.array(labels, dtype=np.int64)))
+    return rows
+
+
+def _write_tagging(spec, subsets, labels, encoder, max_seq_length, tmp: Path, model_dir) -> dict:
+    counts = np.zeros(len(labels), dtype=np.int64)
+    for part in subsets["train"]:
+        for tags in part.labels:
+            counts += np.bincount(tags, minlength=len(labels))
+    label_dict = Dictionary()
+    for label, count in zip(labels, counts, strict=True):
+        label_dict.add_symbol(label, n=int(count))
+    pieces_per_subset = {}
+    for subset, members in subsets.items():
+        rows, ids = [], []
+        sentence = 0
+        for part in members:
+            for words, tags in zip(part.texts, part.labels, strict=True):
+                pieces = tagging_rows(encoder, words, tags, label_dict, max_seq_length)
+                rows += pieces
+                ids += [(sentence, k) for k in range(len(pieces))]
+                sentence += 1
+        write_indexed(tmp / "input0" / subset, [r[0] for r in rows], len(encoder.dictionary))
+        write_indexed(tmp / "label" / subset, [r[1] for r in rows], len(label_dict))
+        np.save(tmp / f"sentence_ids.{subset}.npy", np.array(ids, dtype=np.int64).reshape(-1, 2))
+        pieces_per_subset[subset] = len(rows)
+    shutil.copyfile(model_dir / DICT_FILE, tmp / "input0" / DICT_FILE)
+    label_dict.save(str(tmp / "label" / DICT_FILE))
+    manifest = _manifest(spec, subsets, model_dir)
+    manifest["labels"] = list(labels)
+    manifest["max_seq_length"] = max_seq_length
+    for subset, count in pieces_per_subset.items():
+        manifest["subsets"][subset]["pieces"] = count
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return manifest
 
 
 def _replace(tmp: Path, out: Path) -> None:

@@ -280,3 +280,62 @@ def _csv_records(path: Path) -> Iterator[tuple[int, dict]]:
         raise DataError(path, f"not valid UTF-8 ({err.reason})") from None
     except csv.Error as err:
         raise DataError(path, f"invalid CSV: {err}", start) from None
+
+
+# Tagging (UDPOS, PANX, CCG): one ``token<TAB>tag`` per line, a blank line between sentences.
+
+
+@dataclass(frozen=True)
+class TaggedSentence:
+    """One sentence of a token-tag file: words, raw tags, and the line of every word."""
+
+    tokens: tuple[str, ...]
+    tags: tuple[str, ...]
+    path: str
+    lines: tuple[int, ...]
+
+    @property
+    def line(self) -> int:
+        return self.lines[0]
+
+
+@readers.register("token_tags")
+def read_token_tags(
+    path: Path,
+    columns: Mapping[str, str | int],
+    fields: tuple[str, ...],
+    header: bool,
+    lang: str | None = None,
+) -> Iterator[TaggedSentence]:
+    """Sentences of a token-tag column file.
+
+    Every line needs exactly two tab-separated columns (a token with no tag is an error, in test
+    files too: label-free test files are not supported). PANX tokens may carry a ``<lang>:``
+    prefix, removed when it is the file's language ``lang``.
+    """
+    prefix = f"{lang}:" if lang else None
+    tokens: list[str] = []
+    tags: list[str] = []
+    lines: list[int] = []
+    for number, text in read_lines(path):
+        if not text.strip():
+            if tokens:
+                yield TaggedSentence(tuple(tokens), tuple(tags), str(path), tuple(lines))
+                tokens, tags, lines = [], [], []
+            continue
+        row = text.split("\t")
+        if len(row) != 2:
+            found = "no tag (1 column)" if len(row) == 1 else f"{len(row)} columns"
+            raise DataError(path, f"expected token<TAB>tag, found {found}", number)
+        token, tag = row[0].strip(), row[1].strip()
+        if prefix and token.startswith(prefix) and len(token) > len(prefix):
+            token = token[len(prefix) :]
+        if not token:
+            raise DataError(path, "empty token", number)
+        if not tag:
+            raise DataError(path, "empty tag", number)
+        tokens.append(token)
+        tags.append(tag)
+        lines.append(number)
+    if tokens:
+        yield TaggedSentence(tuple(tokens), tuple(tags), str(path), tuple(lines))

@@ -3,6 +3,9 @@
 Differences from stock ``roberta``/``xlmr`` that matter for X-STILTs:
 - a head of the checkpoint with the same name as the task's head but another shape is an
   error (stock fairseq silently deletes it and trains a fresh one);
+- tagging heads (:class:`TaggingHead`, one prediction per position) live in the same
+  ``classification_heads`` dict and follow the same hand-off rules; a head of the checkpoint
+  whose kind (per-sentence or per-token) differs from the task's head of that name is an error;
 - the model stores a fingerprint of the dictionary it was built with, so a checkpoint cannot be
   used with data encoded by another dictionary.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 import torch
 from fairseq.models import register_model, register_model_architecture
 from fairseq.models.roberta.model import (
+    RobertaClassificationHead,
     base_architecture,
     roberta_base_architecture,
     roberta_large_architecture,
@@ -24,6 +28,23 @@ from fairseq_stilts.errors import StiltsError
 
 FINGERPRINT = "dictionary_fingerprint"
 EMBEDDINGS = "encoder.sentence_encoder.embed_tokens.weight"
+PER_TOKEN = "per_token"
+
+
+class TaggingHead(RobertaClassificationHead):
+    """RoBERTa's classification head applied at every position (batch x time x classes).
+
+    Its ``per_token`` buffer marks it in checkpoints, so a reloaded model rebuilds the right kind.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register_buffer(PER_TOKEN, torch.ones(()))
+
+    def forward(self, features, **kwargs):
+        x = self.dropout(features)
+        x = self.activation_fn(self.dense(x))
+        return self.out_proj(self.dropout(x))
 
 
 @register_model("stilts_xlmr")
@@ -41,14 +62,42 @@ class StiltsXLMRModel(XLMRModel):
         model.register_buffer(FINGERPRINT, torch.tensor(fingerprint, dtype=torch.long))
         return model
 
+    def register_tagging_head(self, name: str, num_classes: int) -> None:
+        """A per-token head under ``name`` in ``classification_heads``."""
+        self.classification_heads[name] = TaggingHead(
+            input_dim=self.args.encoder_embed_dim,
+            inner_dim=self.args.encoder_embed_dim,
+            num_classes=num_classes,
+            activation_fn=self.args.pooler_activation_fn,
+            pooler_dropout=self.args.pooler_dropout,
+        )
+
     def upgrade_state_dict_named(self, state_dict, name):
         prefix = name + "." if name != "" else ""
+        if getattr(self.args, "load_checkpoint_heads", False):  # rebuild the checkpoint's heads
+            for key in list(state_dict):
+                head, _, rest = key[len(prefix + "classification_heads.") :].partition(".")
+                if key.startswith(prefix + "classification_heads.") and rest == PER_TOKEN:
+                    if head not in self.classification_heads:
+                        out = state_dict[f"{prefix}classification_heads.{head}.out_proj.weight"]
+                        self.register_tagging_head(head, out.size(0))
         self._check_heads(state_dict, prefix)
         super().upgrade_state_dict_named(state_dict, name)
         self._check_dictionary(state_dict, prefix)
 
     def _check_heads(self, state_dict, prefix: str) -> None:
         for head_name, head in self.classification_heads.items():
+            head_keys = [
+                k for k in state_dict if k.startswith(f"{prefix}classification_heads.{head_name}.")
+            ]
+            theirs_per_token = f"{prefix}classification_heads.{head_name}.{PER_TOKEN}" in state_dict
+            if head_keys and theirs_per_token != isinstance(head, TaggingHead):
+                kinds = {True: "per-token (tagging)", False: "per-sentence"}
+                raise StiltsError(
+                    f"the checkpoint's head {head_name!r} is a {kinds[theirs_per_token]} head, the "
+                    f"task needs a {kinds[isinstance(head, TaggingHead)]} one (give --head-name "
+                    "another name to start a fresh head)"
+                )
             for name, what in (("out_proj", "classes"), ("dense", "inner dimensions")):
                 layer = getattr(head, name)
                 theirs = state_dict.get(f"{prefix}classification_heads.{head_name}.{name}.weight")

@@ -9,12 +9,14 @@ from fairseq_stilts.registry import all_specs
 from fairseq_stilts.tasks.classification import ClassificationConfig, ClassificationTask
 from fairseq_stilts.tasks.multiple_choice import MultipleChoiceTask
 from fairseq_stilts.tasks.retrieval import RetrievalConfig, RetrievalTask
+from fairseq_stilts.tasks.tagging import TaggingTask
 from fairseq_stilts.tasks.unbuilt import UnbuiltFamilyConfig, UnbuiltFamilyTask
 
 FAMILY_TASKS = {
     "classification": (ClassificationTask, ClassificationConfig),
     "multiple_choice": (MultipleChoiceTask, ClassificationConfig),
     "retrieval": (RetrievalTask, RetrievalConfig),
+    "tagging": (TaggingTask, ClassificationConfig),
 }
 
 

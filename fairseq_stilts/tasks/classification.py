@@ -177,8 +177,11 @@ class ClassificationTask(FairseqTask):
             raise StiltsError(
                 f"task {self.spec.name!r} needs an XLM-R model (--arch xlmr_base/xlmr_large/xlmr_tiny)"
             )
-        model.register_classification_head(self.head_name, num_classes=self.head_classes)
+        self._register_head(model)
         return model
+
+    def _register_head(self, model) -> None:
+        model.register_classification_head(self.head_name, num_classes=self.head_classes)
 
     def build_criterion(self, cfg, from_checkpoint: bool = False):
         if cfg._name not in self.criteria:

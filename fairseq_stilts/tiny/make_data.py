@@ -320,6 +320,7 @@ def main() -> None:
     for split, offset in (("dev", 40), ("test", 50)):
         write_bucc(split, parallel[split], mlm, offset)
     write_multiple_choice()
+    write_tagging()
 
 
 def unique_parallel(groups: list[list[str]]) -> list[list[str]]:
@@ -464,6 +465,116 @@ def write_multiple_choice() -> None:
     rng = random.Random(SEED + 102)
     write_jsonl(OUT_DIR / "cosmosqa/train.jsonl", cosmosqa_records(rng, train, 40, "train"))
     write_jsonl(OUT_DIR / "cosmosqa/valid.jsonl", cosmosqa_records(rng, dev, 20, "valid"))
+
+
+# Tagging: (word per language en|de|es|fr, UPOS tag); sentences from POS templates.
+TAG_WORDS = {
+    "VERB": "sees|sieht|ve|voit; buys|kauft|compra|achète; likes|mag|quiere|aime; finds|findet|encuentra|trouve",
+    "DET": "the|das|el|le; a|ein|un|un",
+    "ADJ": "big|große|grande|grand; small|kleine|pequeño|petit; old|alte|viejo|vieux; new|neue|nuevo|nouveau",
+    "NOUN": "book|Buch|libro|livre; car|Auto|coche|voiture; house|Haus|casa|maison; dog|Hund|perro|chien",
+    "ADP": "in|in|en|dans; near|bei|cerca|près",
+    "PRON": "she|sie|ella|elle; he|er|él|il",
+    "AUX": "is|ist|está|est",
+    "ADV": "today|heute|hoy|aujourd'hui; often|oft|mucho|souvent",
+    "CCONJ": "and|und|y|et; but|aber|pero|mais",
+    "NUM": "two|zwei|dos|deux; three|drei|tres|trois",
+}
+POS_TEMPLATES = (
+    "PROPN VERB DET ADJ NOUN ADP DET NOUN PUNCT",
+    "PRON AUX ADJ CCONJ PRON VERB NUM NOUN ADV PUNCT",
+    "DET NOUN VERB DET NOUN PUNCT",
+)
+CITIES = "London|Berlin|Madrid|Paris|Rome|Vienna|Oslo|Lisbon".split("|")
+SURNAMES = "Smith|Müller|García|Martin|Rossi|Novak".split("|")
+ORGS = ("Acme Corp", "Blue Bank", "Nova Group Ltd", "Red Cross")
+NER_VERBS = "visits|besucht|visita|visite; works for|arbeitet für|trabaja para|travaille pour"
+CCG_WORDS = {  # English words and their (toy) CCG supertags
+    "NP": "Anna Ben Clara David Elena Frank",
+    "(S\\NP)/NP": "sees likes finds buys",
+    "S\\NP": "sleeps runs laughs",
+    "NP/N": "the a every",
+    "N": "book dog house car",
+    "(S\\NP)\\(S\\NP)": "today often",
+}
+CCG_TEMPLATES = ("NP (S\\NP)/NP NP/N N .", "NP S\\NP (S\\NP)\\(S\\NP) .", "NP/N N S\\NP .")
+
+
+def _tag_words() -> dict[str, list[list[str]]]:
+    return {tag: [w.split("|") for w in text.split("; ")] for tag, text in TAG_WORDS.items()}
+
+
+def pos_sentence(rng: random.Random, names: list[str], words: dict, li: int) -> list[list[str]]:
+    rows = []
+    for tag in rng.choice(POS_TEMPLATES).split():
+        if tag == "PROPN":
+            word = rng.choice(names)
+        elif tag == "PUNCT":
+            word = "."
+        else:
+            word = rng.choice(words[tag])[li]
+        rows.append([word, tag])
+    return rows
+
+
+def long_pos_sentence(
+    rng: random.Random, names: list[str], words: dict, li: int
+) -> list[list[str]]:
+    """About 50 words: clauses joined by a conjunction (for splitting tests)."""
+    rows = []
+    for k in range(6):
+        clause = pos_sentence(rng, names, words, li)[:-1]
+        rows += clause + ([[words["CCONJ"][0][li], "CCONJ"]] if k < 5 else [[".", "PUNCT"]])
+    return rows
+
+
+def ner_sentence(rng: random.Random, names: list[str], li: int, lang: str) -> list[list[str]]:
+    verbs = [v.split("|") for v in NER_VERBS.split("; ")]
+    verb = rng.choice(verbs)[li].split()
+    rows = [[rng.choice(names), "B-PER"], [rng.choice(SURNAMES), "I-PER"]]
+    rows += [[w, "O"] for w in verb]
+    if " ".join(verb) in {v[li] for v in verbs[1:]}:
+        org = rng.choice(ORGS).split()
+        rows += [[w, "B-ORG" if i == 0 else "I-ORG"] for i, w in enumerate(org)]
+    else:
+        rows.append([rng.choice(CITIES), "B-LOC"])
+    rows.append([".", "O"])
+    return [[f"{lang}:{w}", t] for w, t in rows]
+
+
+def ccg_sentence(rng: random.Random) -> list[list[str]]:
+    words = {tag: text.split() for tag, text in CCG_WORDS.items()}
+    return [
+        [w if t == "." else rng.choice(words[t]), t]
+        for t in rng.choice(CCG_TEMPLATES).split()
+        for w in [t]
+    ]
+
+
+def write_columns(path: Path, sentences: list[list[list[str]]]) -> None:
+    """Token-tag columns, a blank line between sentences."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "\n".join("".join(f"{w}\t{t}\n" for w, t in s) for s in sentences)
+    path.write_bytes(text.encode("utf-8"))
+
+
+def write_tagging() -> None:
+    names = list(GENDER)
+    words = _tag_words()
+    rng = random.Random(SEED + 200)
+    for split, count in (("train", 40), ("dev", 20), ("test", 20)):
+        for li, lang in enumerate(LANGS):
+            if split == "train" and lang != "en":
+                continue
+            pos = [pos_sentence(rng, names, words, li) for _ in range(count)]
+            if split != "test":
+                pos.insert(3, long_pos_sentence(rng, names, words, li))
+            write_columns(OUT_DIR / f"udpos/{split}-{lang}.tsv", pos)
+            ner = [ner_sentence(rng, names, li, lang) for _ in range(count)]
+            write_columns(OUT_DIR / f"panx/{split}-{lang}.tsv", ner)
+    rng = random.Random(SEED + 201)
+    write_columns(OUT_DIR / "ccg/train.tsv", [ccg_sentence(rng) for _ in range(40)])
+    write_columns(OUT_DIR / "ccg/dev.tsv", [ccg_sentence(rng) for _ in range(20)])
 
 
 COLOUR_EN = _english(COLOURS)
