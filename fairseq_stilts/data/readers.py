@@ -43,6 +43,20 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
             yield number, text.rstrip("\r\n")
 
 
+def json_records(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) of each non-blank line of a JSONL file."""
+    for number, text in read_lines(path):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise DataError(path, f"invalid JSON: {err.msg}", number) from None
+        if not isinstance(record, dict):
+            raise DataError(path, f"expected a JSON object, found {type(record).__name__}", number)
+        yield number, record
+
+
 @readers.register("tsv")
 def read_tsv(
     path: Path, columns: Mapping[str, str | int], fields: tuple[str, ...], header: bool
@@ -78,15 +92,7 @@ def read_jsonl(
     path: Path, columns: Mapping[str, str | int], fields: tuple[str, ...], header: bool
 ) -> Iterator[Example]:
     """One JSON object per line (SNLI, ANLI, ...), fields chosen by key."""
-    for number, text in read_lines(path):
-        if not text.strip():
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise DataError(path, f"invalid JSON: {err.msg}", number) from None
-        if not isinstance(record, dict):
-            raise DataError(path, f"expected a JSON object, found {type(record).__name__}", number)
+    for number, record in json_records(path):
         missing = [columns[k] for k in (*fields, "label") if columns[k] not in record]
         if missing:
             raise DataError(path, f"missing field(s) {missing}", number)
@@ -144,19 +150,6 @@ def read_id_tsv(
 # The label is the gold choice's index as text ("0".."N-1").
 
 
-def _json_records(path: Path) -> Iterator[tuple[int, dict]]:
-    for number, text in read_lines(path):
-        if not text.strip():
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise DataError(path, f"invalid JSON: {err.msg}", number) from None
-        if not isinstance(record, dict):
-            raise DataError(path, f"expected a JSON object, found {type(record).__name__}", number)
-        yield number, record
-
-
 def _field(record: Mapping, key: str, path: Path, number: int):
     """``record[key]``, where ``key`` may be dotted (``question.stem``)."""
     value = record
@@ -193,7 +186,7 @@ def read_hellaswag(
     path: Path, columns: Mapping[str, str | int], fields: tuple[str, ...], header: bool
 ) -> Iterator[Example]:
     """HellaSwag: ``ctx`` (or ``ctx_a`` + " " + ``ctx_b``), ``endings``, ``label`` (an index)."""
-    for number, record in _json_records(path):
+    for number, record in json_records(path):
         if "ctx" in record:
             context = as_text(record["ctx"])
         else:
@@ -211,7 +204,7 @@ def read_commonsenseqa(
     path: Path, columns: Mapping[str, str | int], fields: tuple[str, ...], header: bool
 ) -> Iterator[Example]:
     """CommonsenseQA: ``question.stem``, ``question.choices`` ({label, text}), ``answerKey``."""
-    for number, record in _json_records(path):
+    for number, record in json_records(path):
         stem = _field(record, "question.stem", path, number)
         choices = _field(record, "question.choices", path, number)
         if not isinstance(choices, list) or not all(
@@ -237,7 +230,7 @@ def read_cosmosqa(
     """Cosmos QA, JSONL or CSV (by the file's suffix): ``context``, ``question``,
     ``answer0``..``answer<N-1>``, ``label``; the context read is context + " " + question."""
     answers = [f"answer{i}" for i in range(len(fields) - 1)]
-    records = _csv_records(path) if path.suffix.lower() == ".csv" else _json_records(path)
+    records = _csv_records(path) if path.suffix.lower() == ".csv" else json_records(path)
     for number, record in records:
         missing = [k for k in ("context", "question", *answers, "label") if k not in record]
         if missing:
