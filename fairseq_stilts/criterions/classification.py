@@ -39,20 +39,25 @@ class ClassificationCriterion(FairseqCriterion):
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:
-        def total(key):
-            return sum(log.get(key, 0) for log in logging_outputs)
-
-        sample_size = total("sample_size")
-        metrics.log_scalar(
-            "loss", total("loss") / max(sample_size, 1) / math.log(2), sample_size, round=3
-        )
-        metrics.log_scalar_sum("_ncorrect", total("ncorrect"))
-        metrics.log_scalar_sum("_nsentences", total("nsentences"))
+        log_loss_and_sums(logging_outputs, ("ncorrect", "nsentences"))
         metrics.log_derived("accuracy", _accuracy)
 
     @staticmethod
     def logging_outputs_can_be_summed() -> bool:
         return True
+
+
+def log_loss_and_sums(logging_outputs, keys) -> None:
+    """Log the loss (bits per sample) and exact sums ``_<key>`` that derived metrics read."""
+
+    def total(key):
+        return sum(log.get(key, 0) for log in logging_outputs)
+
+    sample_size = total("sample_size")
+    loss = total("loss") / max(sample_size, 1) / math.log(2)
+    metrics.log_scalar("loss", loss, sample_size, round=3)
+    for key in keys:
+        metrics.log_scalar_sum(f"_{key}", total(key))
 
 
 def _accuracy(meters) -> float:

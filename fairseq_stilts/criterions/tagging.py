@@ -18,14 +18,13 @@ Known differences from XTREME's file-level number:
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
 from fairseq.logging import metrics
 
+from fairseq_stilts.criterions.classification import log_loss_and_sums
 from fairseq_stilts.metrics.tagging import f1_from_counts, sentence_chunk_counts, token_counts
 
 SUMS = ("token_correct", "token_total", "chunks_predicted", "chunks_gold", "chunks_correct")
@@ -78,15 +77,7 @@ class TaggingCriterion(FairseqCriterion):
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:
-        def total(key):
-            return sum(log.get(key, 0) for log in logging_outputs)
-
-        sample_size = total("sample_size")
-        metrics.log_scalar(
-            "loss", total("loss") / max(sample_size, 1) / math.log(2), sample_size, round=3
-        )
-        for key in SUMS:
-            metrics.log_scalar_sum(f"_{key}", total(key))
+        log_loss_and_sums(logging_outputs, SUMS)
         metrics.log_derived("token_accuracy", _token_accuracy)
         metrics.log_derived("seqeval_f1", _seqeval_f1)
 
