@@ -54,24 +54,11 @@ def check_examples(spec: TaskSpec, examples: Iterable[Example], part: Part) -> P
 
 def parts_from_files(spec: TaskSpec, raw: Path, languages: set[str] | None) -> list[Part]:
     """Read every file of the spec's layout under ``raw``; ``{lang}`` patterns are globbed."""
-    if not raw.is_dir():
-        raise DataError(raw, "raw data folder not found")
     parts = []
-    for source in spec.sources:
+    for source, lang, path in source_files(spec, raw, languages):
         reader = get_reader(source.reader)
-        if "{lang}" not in source.pattern:
-            files = [(source.lang, raw / source.pattern)]
-        else:
-            files = _glob_languages(spec, raw, source.pattern)
-            if not files and source.split != "test":
-                raise DataError(
-                    raw / source.pattern, f"no file matches this {source.split} pattern"
-                )
-        for lang, path in files:
-            if languages is not None and lang not in languages:
-                continue
-            examples = reader(path, source.columns, spec.field_names, source.header)
-            parts.append(check_examples(spec, examples, Part(source.split, lang, str(path))))
+        examples = reader(path, source.columns, spec.field_names, source.header)
+        parts.append(check_examples(spec, examples, Part(source.split, lang, str(path))))
     return parts
 
 
@@ -85,6 +72,29 @@ def parts_from_hf(spec: TaskSpec, datasets: dict[str, Path]) -> list[Part]:
                 continue  # zero-shot transfer trains on English only
             parts.append(check_examples(spec, examples, Part(split, lang, f"{path}[{split}]")))
     return parts
+
+
+def source_files(spec: TaskSpec, raw: Path, languages: set[str] | None) -> list[tuple]:
+    """(source, language, path) of every file of the spec's layout under ``raw``.
+
+    ``{lang}`` patterns are globbed; a dev or train pattern matching nothing is an error.
+    """
+    if not raw.is_dir():
+        raise DataError(raw, "raw data folder not found")
+    files = []
+    for source in spec.sources:
+        if "{lang}" not in source.pattern:
+            found = [(source.lang, raw / source.pattern)]
+        else:
+            found = _glob_languages(spec, raw, source.pattern)
+            if not found and source.split != "test":
+                raise DataError(
+                    raw / source.pattern, f"no file matches this {source.split} pattern"
+                )
+        files += [
+            (source, lang, path) for lang, path in found if languages is None or lang in languages
+        ]
+    return files
 
 
 def _glob_languages(spec: TaskSpec, raw: Path, pattern: str) -> list[tuple[str, Path]]:
@@ -108,26 +118,12 @@ def tagging_parts_from_files(
     The label set is the spec's; a spec without one (CCG) takes the tags of the training file,
     in order of first appearance, and dev/test tags outside it are an error.
     """
-    if not raw.is_dir():
-        raise DataError(raw, "raw data folder not found")
-    files = []
-    for source in spec.sources:
-        if "{lang}" not in source.pattern:
-            found = [(source.lang, raw / source.pattern)]
-        else:
-            found = _glob_languages(spec, raw, source.pattern)
-            if not found and source.split != "test":
-                raise DataError(
-                    raw / source.pattern, f"no file matches this {source.split} pattern"
-                )
-        files += [(source, lang, path) for lang, path in found]
+    files = source_files(spec, raw, languages)
     # training files first: they define the label set of a spec without one
     files.sort(key=lambda item: item[0].split != "train")
     labels = list(spec.labels)
     parts = []
     for source, lang, path in files:
-        if languages is not None and lang not in languages:
-            continue
         reader = get_reader(source.reader)
         sentences = reader(path, source.columns, spec.field_names, source.header, lang=lang)
         derive = not spec.labels and source.split == "train"
