@@ -1,8 +1,9 @@
-"""Atomic file writes: readers never see a half-written file."""
+"""Atomic writes: readers never see a half-written file or folder."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -19,3 +20,14 @@ def write_atomic(path: str | Path, text: str) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def replace_folder(tmp: Path, out: Path) -> None:
+    """Move the finished folder ``tmp`` to ``out``; an old ``out`` is removed only after the rename."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old.{os.getpid()}")
+        out.rename(old)
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old)

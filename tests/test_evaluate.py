@@ -1,12 +1,26 @@
-"""stilts-eval: reading fairseq-validate's output, and refusing what it cannot evaluate."""
+"""stilts-eval: reading fairseq-validate's output and predictions, XTREME submission files, and
+refusing what it cannot evaluate."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from conftest import fairseq, train_args
 
 from fairseq_stilts.cli import evaluate as evaluate_cli
-from fairseq_stilts.cli.evaluate import _parse_validate_output, evaluate, format_table
+from fairseq_stilts.cli.evaluate import (
+    evaluate,
+    format_table,
+    parse_validate_output,
+    read_predictions,
+    submission_name,
+    submission_text,
+    write_folder,
+)
 from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.registry import get_spec
+from fairseq_stilts.tiny import DATA_DIR
 
 VALIDATE_OUTPUT = """\
 2026-11-26 12:40:25 | INFO | fairseq_cli.validate | {'_name': None, 'common': {'_name': None}}
@@ -17,7 +31,7 @@ VALIDATE_OUTPUT = """\
 
 
 def test_the_json_line_of_each_subset_is_read_and_other_lines_ignored():
-    stats = _parse_validate_output(VALIDATE_OUTPUT, ["test.en", "test.de"])
+    stats = parse_validate_output(VALIDATE_OUTPUT, ["test.en", "test.de"])
     assert stats == {
         "test.en": {"test.en_loss": "0.9", "test.en_accuracy": "80"},
         "test.de": {"test.de_loss": "2.5", "test.de_accuracy": "46.6667"},
@@ -48,7 +62,7 @@ def test_missing_data_checkpoint_or_language_is_refused(tmp_path, prepared):
         StiltsError, match=r"no test data for \['ar'\]; it has \['de', 'en', 'es', 'fr'\]"
     ):
         evaluate("xnli", data, tmp_path / "checkpoint.pt", languages=["ar"])
-    with pytest.raises(StiltsError, match="not implement yet"):
+    with pytest.raises(StiltsError, match="data was prepared for task 'xnli', not 'xquad'"):
         evaluate("xquad", data, tmp_path / "checkpoint.pt")
 
 
@@ -73,3 +87,79 @@ def test_the_table_has_one_column_per_metric():
         "de               50.00           80.00",
         "mean             60.00           85.00",
     ]
+
+
+# Predictions.
+
+
+def _rank_file(folder, name, records) -> None:
+    (folder / name).write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def test_rank_files_are_merged_in_example_order(tmp_path):
+    _rank_file(
+        tmp_path, "test.de.0.jsonl", [{"id": 2, "prediction": "c"}, {"id": 0, "prediction": "a"}]
+    )
+    _rank_file(tmp_path, "test.de.1.jsonl", [{"id": 1, "prediction": "b"}])
+    _rank_file(tmp_path, "test.en.0.jsonl", [{"id": 0, "prediction": "other subset"}])
+    assert read_predictions(tmp_path, "test.de", 3) == ["a", "b", "c"]
+    with pytest.raises(
+        StiltsError,
+        match=r"predicted 3 examples of subset 'test.de', which has 4; missing ids: \[3\]",
+    ):
+        read_predictions(tmp_path, "test.de", 4)
+    with pytest.raises(StiltsError, match="predicted 0 examples .* before --predictions-dir"):
+        read_predictions(tmp_path, "test.fr", 1)
+    _rank_file(
+        tmp_path, "test.de.1.jsonl", [{"id": 1, "prediction": "b"}, {"id": 2, "prediction": "c"}]
+    )
+    with pytest.raises(
+        StiltsError, match="test.de.1.jsonl: example 2 of subset 'test.de' was predicted twice"
+    ):
+        read_predictions(tmp_path, "test.de", 3)
+
+
+def test_submission_files_follow_xtreme_layout():
+    assert submission_name(get_spec("xnli"), "test", "de") == "test-de.tsv"
+    assert submission_name(get_spec("udpos"), "valid", "en") == "dev-en.tsv"
+    assert submission_name(get_spec("xquad"), "test", "es") == "test-es.json"
+    assert submission_text(get_spec("xnli"), ["neutral", "entailment"]) == "neutral\nentailment\n"
+    assert submission_text(get_spec("hellaswag"), [3, 0]) == "3\n0\n"
+    tags = [["PRON", "VERB"], ["NOUN"]]
+    assert submission_text(get_spec("udpos"), tags) == "PRON\nVERB\n\nNOUN\n"
+    answers = [{"question_id": "q1", "text": "Zürich"}, {"question_id": "q2", "text": ""}]
+    assert json.loads(submission_text(get_spec("xquad"), answers)) == {"q1": "Zürich", "q2": ""}
+
+
+def test_the_predictions_folder_is_replaced_whole_or_not_at_all(tmp_path):
+    out = tmp_path / "ckpt.xnli.test.predictions"
+    write_folder(out, {"test-en.tsv": "old\n", "test-de.tsv": "old\n"})
+    write_folder(out, {"test-en.tsv": "new\n"})
+    assert [(p.name, p.read_text()) for p in out.iterdir()] == [("test-en.tsv", "new\n")]
+    with pytest.raises(FileNotFoundError):
+        write_folder(out, {"test-en.tsv": "newer\n", "no/such/folder.tsv": ""})
+    assert (out / "test-en.tsv").read_text() == "new\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
+@pytest.mark.slow
+def test_stilts_eval_writes_xnli_predictions_that_give_its_accuracy(tmp_path, tiny_model, prepared):
+    data = prepared("xnli")
+    fairseq("fairseq-train", *train_args("xnli", data, tiny_model / "model.pt", tmp_path, 4))
+    checkpoint = tmp_path / "checkpoint_last.pt"
+    evaluate_cli.main(["xnli", str(data), "--path", str(checkpoint), "--cpu", "--batch-size", "8"])
+    rows = json.loads(checkpoint.with_suffix(".xnli.test.json").read_text())
+    folder = checkpoint.with_suffix(".xnli.test.predictions")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        f"test-{x}.tsv" for x in ("de", "en", "es", "fr")
+    ]
+    for row in rows:
+        gold = [
+            line.split("\t")[2]
+            for line in (DATA_DIR / "xnli" / f"test-{row['language']}.tsv").read_text().splitlines()
+        ]
+        predicted = (folder / f"test-{row['language']}.tsv").read_text().splitlines()
+        assert len(predicted) == len(gold) == 30
+        assert set(predicted) <= {"entailment", "neutral", "contradiction"}
+        accuracy = 100 * sum(p == g for p, g in zip(predicted, gold, strict=True)) / len(gold)
+        assert row["value"] == pytest.approx(accuracy, abs=1e-3)

@@ -1,4 +1,5 @@
-"""The multiple-choice family: HellaSwag, CommonsenseQA and Cosmos QA readers, prepare, train, validate."""
+"""The multiple-choice family: HellaSwag, CommonsenseQA and Cosmos QA readers, prepare, train,
+validate, predictions."""
 
 from __future__ import annotations
 
@@ -183,15 +184,16 @@ def test_tiny_fixtures_follow_a_learnable_rule():
 # End to end: stock fairseq-train / fairseq-validate.
 
 
-def _independent_accuracy(checkpoint, data, subset, head) -> tuple[float, int]:
-    """Argmax over the per-choice scores of the loaded model, one example at a time."""
+def _independent_choices(checkpoint, data, subset, head) -> tuple[list[int], list[int]]:
+    """(chosen, gold) index of each example: argmax over the per-choice scores of the loaded
+    model, one example at a time."""
     models, _, task = checkpoint_utils.load_model_ensemble_and_task(
         [str(checkpoint)], arg_overrides={"data": str(data)}
     )
     model = models[0].eval()
     task.load_dataset(subset)
     dataset = task.dataset(subset)
-    correct = 0
+    chosen, gold = [], []
     with torch.no_grad():
         for i in range(len(dataset)):
             batch = dataset.collater([dataset[i]])
@@ -199,19 +201,27 @@ def _independent_accuracy(checkpoint, data, subset, head) -> tuple[float, int]:
                 model(batch[f"net_input{c}"]["src_tokens"], classification_head_name=head)[0].item()
                 for c in range(1, task.num_choices + 1)
             ]
-            correct += int(
-                max(range(len(scores)), key=scores.__getitem__) == batch["target"].item()
-            )
-    return 100.0 * correct / len(dataset), len(dataset)
+            chosen.append(max(range(len(scores)), key=scores.__getitem__))
+            gold.append(batch["target"].item())
+    return chosen, gold
+
+
+def _predictions(path: Path) -> list:
+    """A --predictions-dir file's predictions in example order (each id once)."""
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert sorted(line["id"] for line in lines) == list(range(len(lines)))
+    return [line["prediction"] for line in sorted(lines, key=lambda line: line["id"])]
 
 
 @pytest.mark.slow
 def test_hellaswag_trains_and_validates_through_fairseq(tmp_path, prepared, tiny_model):
     data = prepared("hellaswag")
-    args = train_args("hellaswag", data, tiny_model / "model.pt", tmp_path, 6)
+    args = train_args("hellaswag", data, tiny_model / "model.pt", tmp_path, 6, validate=True)
     args[args.index("--criterion") + 1] = "stilts_multiple_choice"
-    log = fairseq("fairseq-train", *args)
+    log = fairseq("fairseq-train", *args, "--predictions-dir", str(tmp_path / "during"))
     assert "train_accuracy" in log.stdout + log.stderr
+    # validation inside fairseq-train: the latest pass over the subset, every example once
+    assert set(_predictions(tmp_path / "during" / "valid.0.jsonl")) <= {0, 1, 2, 3}
     checkpoint = tmp_path / "checkpoint_last.pt"
     state = checkpoint_utils.load_checkpoint_to_cpu(str(checkpoint))["model"]
     assert (
@@ -219,15 +229,17 @@ def test_hellaswag_trains_and_validates_through_fairseq(tmp_path, prepared, tiny
     )  # one score per choice
     result = fairseq(
         "fairseq-validate", str(data), "--task", "hellaswag", "--path", str(checkpoint), "--cpu",
-        "--valid-subset", "valid", "--batch-size", "5",
+        "--valid-subset", "valid", "--batch-size", "5", "--predictions-dir", str(tmp_path / "after"),
     )  # fmt: skip
     printed = re.findall(
         r"valid on 'valid' subset .*?\| accuracy ([\d.]+) .*?\| bsz ([\d.]+)",
         result.stdout + result.stderr,
     )
     assert len(printed) == 1
-    expected, n = _independent_accuracy(checkpoint, data, "valid", "hellaswag")
-    assert n == 24
+    chosen, gold = _independent_choices(checkpoint, data, "valid", "hellaswag")
+    assert len(gold) == 24
+    assert _predictions(tmp_path / "after" / "valid.0.jsonl") == chosen
+    expected = 100.0 * sum(c == g for c, g in zip(chosen, gold, strict=True)) / len(gold)
     assert float(printed[0][0]) == pytest.approx(expected, abs=1e-3)
 
 

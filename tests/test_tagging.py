@@ -1,9 +1,11 @@
-"""The tagging family: token-tag reader, first-sub-token labels, long-sentence splitting, heads,
-and prepare -> fairseq-train -> fairseq-validate on UDPOS."""
+"""The tagging family: token-tag reader, first-sub-token labels, long-sentence splitting and
+re-joining for scoring, heads, and prepare -> fairseq-train -> fairseq-validate / stilts-eval on
+UDPOS."""
 
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -15,10 +17,13 @@ from fairseq import checkpoint_utils
 from fairseq.data import Dictionary, data_utils
 from seqeval.metrics.sequence_labeling import get_entities
 
+from fairseq_stilts.cli.evaluate import evaluate
+from fairseq_stilts.criterions.tagging import TaggingCriterion
 from fairseq_stilts.data.encoder import PieceEncoder
 from fairseq_stilts.data.examples import tagging_parts_from_files
 from fairseq_stilts.data.prepare import encode_words, prepare_task
 from fairseq_stilts.errors import DataError
+from fairseq_stilts.metrics.tagging import sentence_chunk_counts, token_counts
 from fairseq_stilts.models.stilts_xlmr import TaggingHead
 from fairseq_stilts.registry import get_reader, get_spec
 from fairseq_stilts.tiny import DATA_DIR
@@ -155,8 +160,10 @@ def test_long_sentences_are_split_at_word_boundaries_not_truncated(tiny_model, t
 # Training and evaluation through the stock executables.
 
 
-def _tagging_args(data: Path, init: Path, save_dir: Path, updates: int, *extra: str) -> list:
-    args = train_args("udpos", data, init, save_dir, updates, *extra)
+def _tagging_args(
+    data: Path, init: Path, save_dir: Path, updates: int, *extra: str, task: str = "udpos"
+) -> list:
+    args = train_args(task, data, init, save_dir, updates, *extra)
     args[args.index("stilts_classification")] = "stilts_tagging"
     return args
 
@@ -174,21 +181,28 @@ def test_a_sentence_head_cannot_be_trained_as_a_tagging_head(tmp_path, prepared,
     )
 
 
-def _independent_scores(model, task, subset: str) -> dict[str, float]:
-    """Per-sentence seqeval counts and token accuracy straight from the model's argmax."""
+def _row_tags(model, task, subset: str) -> list[tuple[list[str], list[str]]]:
+    """(gold, predicted) tag names of each stored row, straight from the model's argmax."""
     data = Path(task.cfg.data)
     labels = task.label_dictionary
     names = labels.symbols[labels.nspecial :]
-    predicted = gold = correct = tok_correct = tok_total = 0
+    tags = []
     for ids, target in zip(
         _rows(data, subset, "input0"), _rows(data, subset, "label"), strict=True
     ):
         tokens = torch.tensor([[task.dictionary.bos(), *ids.tolist()]])
         with torch.no_grad():
-            logits, _ = model(tokens, features_only=True, classification_head_name="udpos")
+            logits, _ = model(tokens, features_only=True, classification_head_name=task.head_name)
         keep = np.concatenate([[False], target != labels.pad()])
         pred = [names[i] for i in logits[0].argmax(-1).numpy()[keep]]
-        ref = [labels[i] for i in target[target != labels.pad()]]
+        tags.append(([labels[i] for i in target[target != labels.pad()]], pred))
+    return tags
+
+
+def _independent_scores(model, task, subset: str) -> dict[str, float]:
+    """Per-sentence seqeval counts and token accuracy (no sentence is split here)."""
+    predicted = gold = correct = tok_correct = tok_total = 0
+    for ref, pred in _row_tags(model, task, subset):
         with warnings.catch_warnings():  # "NOUN seems not to be NE tag"
             warnings.simplefilter("ignore")
             p, g = set(get_entities(pred)), set(get_entities(ref))
@@ -197,6 +211,12 @@ def _independent_scores(model, task, subset: str) -> dict[str, float]:
         tok_total += len(ref)
     f1 = 0.0 if correct == 0 else 100 * 2 * correct / (predicted + gold)
     return {"seqeval_f1": f1, "token_accuracy": 100 * tok_correct / tok_total}
+
+
+def _tag_sentences(path: Path) -> list[list[str]]:
+    """The last column of each line, sentence by sentence (blank lines between sentences)."""
+    blocks = re.split(r"\n\s*\n", path.read_text(encoding="utf-8").strip())
+    return [[line.split("\t")[-1] for line in block.splitlines()] for block in blocks]
 
 
 @pytest.mark.slow
@@ -233,3 +253,90 @@ def test_udpos_trains_and_validates_per_language(tmp_path, tiny_model, prepared)
     )
     assert set(model.classification_heads) == {"udpos", "other"}
     assert all(isinstance(h, TaggingHead) for h in model.classification_heads.values())
+
+    # stilts-eval writes XTREME's tag files: the raw files' sentences, one tag per token
+    out = tmp_path / "predictions"
+    rows = evaluate("udpos", data, checkpoint, "test", cpu=True, predictions=out)
+    reported = {(row["language"], row["metric"]): row["value"] for row in rows}
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"test-{x}.tsv" for x in ("de", "en", "es", "fr")
+    ]
+    for lang in ("en", "de", "es", "fr"):
+        gold = _tag_sentences(DATA_DIR / "udpos" / f"test-{lang}.tsv")
+        predicted = _tag_sentences(out / f"test-{lang}.tsv")
+        assert [len(tags) for tags in predicted] == [len(tags) for tags in gold]
+        correct, total = np.sum(
+            [token_counts(g, p) for g, p in zip(gold, predicted, strict=True)], axis=0
+        )
+        accuracy = 100 * correct / total
+        assert reported[lang, "token_accuracy"] == pytest.approx(accuracy, abs=1e-3)
+        counts = sentence_chunk_counts(gold, predicted)
+        chunks = [sum(getattr(c, k) for c in counts) for k in ("correct", "predicted", "gold")]
+        f1 = 100 * 2 * chunks[0] / (chunks[1] + chunks[2]) if chunks[0] else 0.0
+        assert reported[lang, "seqeval_f1"] == pytest.approx(f1, abs=1e-3)
+
+
+# An entity across the split point of a long sentence counts once.
+
+LONG = [("Heute", "O"), ("sieht", "O"), ("Anna", "B-PER"), ("Maria", "I-PER"),
+        ("Luisa", "I-PER"), ("Sophie", "I-PER"), ("Charlotte", "I-PER"), ("Berta", "I-PER"),
+        ("Müller", "I-PER"), ("in", "O"), ("Berlin", "B-LOC"), (".", "O")]  # fmt: skip
+SHORT = [("Paris", "B-LOC"), ("lacht", "O")]
+
+
+@pytest.mark.slow
+def test_a_sentence_split_into_pieces_is_scored_whole(tmp_path, tiny_model):
+    text = "\n".join("".join(f"{w}\t{t}\n" for w, t in s) for s in (LONG, SHORT))
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    _layout(raw, {name: text for name in ("train-en.tsv", "dev-en.tsv", "test-en.tsv")})
+    data = tmp_path / "panx"
+    prepare_task("panx", data, tiny_model, raw=raw, workers=1, max_seq_length=8)
+    assert np.load(data / "sentence_ids.valid.npy")[:, 0].tolist().count(0) >= 2
+    fairseq(
+        "fairseq-train",
+        *_tagging_args(data, tiny_model / "model.pt", tmp_path / "ckpt", 1, task="panx"),
+    )
+    checkpoint = tmp_path / "ckpt" / "checkpoint_last.pt"
+    (model,), _, task = checkpoint_utils.load_model_ensemble_and_task(
+        [str(checkpoint)], arg_overrides={"data": str(data)}
+    )
+    model.eval()
+    rows = _row_tags(model, task, "valid")
+    piece_gold = [ref for ref, _ in rows]
+    assert any(ref[0] == "I-PER" for ref in piece_gold)  # a piece starts inside the entity
+    assert sum(c.gold for c in sentence_chunk_counts(piece_gold, piece_gold)) > 3  # per piece
+    joined = {0: ([], []), 1: ([], [])}
+    for (sentence, _), (ref, pred) in zip(
+        np.load(data / "sentence_ids.valid.npy"), rows, strict=True
+    ):
+        joined[int(sentence)][0].extend(ref)
+        joined[int(sentence)][1].extend(pred)
+    gold = [[t for _, t in LONG], [t for _, t in SHORT]]
+    predicted = [joined[0][1], joined[1][1]]
+    assert [joined[0][0], joined[1][0]] == gold
+
+    task.load_dataset("valid")
+    dataset = task.dataset("valid")
+    with torch.no_grad():
+        _, _, log = TaggingCriterion(task)(model, dataset.collater([dataset[0], dataset[1]]))
+    counts = sentence_chunk_counts(gold, predicted)
+    assert log["chunks_gold"] == sum(c.gold for c in counts) == 3
+    assert log["chunks_predicted"] == sum(c.predicted for c in counts)
+    assert log["chunks_correct"] == sum(c.correct for c in counts)
+    assert log["token_total"] == len(LONG) + len(SHORT) and log["nsentences"] == 2
+    assert log["token_correct"] == sum(
+        token_counts(g, p)[0] for g, p in zip(gold, predicted, strict=True)
+    )
+
+    out = tmp_path / "predictions"
+    fairseq(
+        "fairseq-validate", str(data), "--task", "panx", "--path", str(checkpoint), "--cpu",
+        "--valid-subset", "valid", "--batch-size", "1", "--num-workers", "0",
+        "--predictions-dir", str(out),
+    )  # fmt: skip
+    lines = [json.loads(line) for line in (out / "valid.0.jsonl").read_text().splitlines()]
+    assert sorted(lines, key=lambda line: line["id"]) == [
+        {"id": 0, "prediction": predicted[0]},
+        {"id": 1, "prediction": predicted[1]},
+    ]

@@ -3,13 +3,20 @@
 Runs the stock ``fairseq-validate`` once over the subsets ``<split>.<lang>`` (English first) and
 writes one results JSON: a row per language and metric with task, language, split, metric,
 value, checkpoint and the data manifest's hash. UDPOS reports two metrics: ``seqeval_f1``
-(XTREME's number) and ``token_accuracy`` (real POS accuracy).
+(XTREME's number) and ``token_accuracy`` (real POS accuracy). The predictions (fairseq-validate's
+``--predictions-dir``) are written in XTREME's submission layout, one file per language:
+``test-<lang>.tsv`` (``dev-<lang>`` for --split valid) with a label (classification), a choice
+index (multiple choice) or, a blank line between sentences, a tag per line (tagging), in the
+examples' order; ``test-<lang>.json`` mapping question id to answer text (span QA).
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 from fairseq_stilts.cli.fairseq_tools import run_fairseq
@@ -18,13 +25,17 @@ from fairseq_stilts.data.encoder import file_sha256
 from fairseq_stilts.data.prepare import MANIFEST, read_manifest
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.registry import TaskSpec, get_spec
-from fairseq_stilts.writes import write_atomic
+from fairseq_stilts.writes import replace_folder, write_atomic
 
 # Tasks that report more than their official metric (the official one first).
 EXTRA_METRICS = {"udpos": ("token_accuracy",)}
+# Span QA's metric names its scoring rules (SQuAD's or MLQA's); both print F1 and EM.
+QA_METRICS = ("f1", "exact_match")
 
 
 def reported_metrics(spec: TaskSpec) -> tuple[str, ...]:
+    if spec.family == "span_qa":
+        return QA_METRICS
     return (spec.metric, *EXTRA_METRICS.get(spec.name, ()))
 
 
@@ -36,8 +47,10 @@ def evaluate(
     languages: list[str] | None = None,
     batch_size: int = 32,
     cpu: bool = False,
+    predictions: Path | None = None,
 ) -> list[dict]:
-    """Per-language metric rows for ``checkpoint`` on the prepared ``data`` folder."""
+    """Per-language metric rows for ``checkpoint`` on the prepared ``data`` folder; with
+    ``predictions``, also that folder of XTREME submission files."""
     spec = get_spec(task)
     spec.require_trainable()
     manifest = read_manifest(data, task)
@@ -52,12 +65,21 @@ def evaluate(
     subsets = [f"{split}.{lang}" for lang in languages]
     args = [str(data), "--task", task, "--path", str(checkpoint), "--valid-subset", ",".join(subsets),
             "--batch-size", str(batch_size), "--log-format", "json", "--num-workers", "0"]  # fmt: skip
-    output = run_fairseq(
-        "fairseq-validate",
-        args + (["--cpu"] if cpu else []),
-        Path(checkpoint).with_suffix(f".{task}.{split}.log"),
-    )
-    stats = _parse_validate_output(output, subsets)
+    args += ["--cpu"] if cpu else []
+    log = Path(checkpoint).with_suffix(f".{task}.{split}.log")
+    if predictions is None:
+        output = run_fairseq("fairseq-validate", args, log)
+    else:
+        with tempfile.TemporaryDirectory(prefix="stilts-predictions.") as raw:
+            output = run_fairseq("fairseq-validate", [*args, "--predictions-dir", raw], log)
+            files = {
+                submission_name(spec, split, lang): submission_text(
+                    spec, read_predictions(Path(raw), subset, manifest["subsets"][subset]["count"])
+                )
+                for lang, subset in zip(languages, subsets, strict=True)
+            }
+        write_folder(Path(predictions), files)
+    stats = parse_validate_output(output, subsets)
     rows = []
     for lang, subset in zip(languages, subsets, strict=True):
         for metric in reported_metrics(spec):
@@ -78,7 +100,60 @@ def evaluate(
     return rows
 
 
-def _parse_validate_output(output: str, subsets: list[str]) -> dict[str, dict]:
+def read_predictions(folder: Path, subset: str, count: int) -> list:
+    """The predictions of ``subset``'s ``count`` examples in order, merged from the rank files
+    ``<subset>.<rank>.jsonl`` that ``--predictions-dir`` wrote."""
+    by_id: dict[int, object] = {}
+    for path in sorted(folder.glob(f"{glob.escape(subset)}.*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            if record["id"] in by_id:
+                raise StiltsError(
+                    f"{path}: example {record['id']} of subset {subset!r} was predicted twice"
+                )
+            by_id[record["id"]] = record["prediction"]
+    if sorted(by_id) != list(range(count)):
+        missing = sorted(set(range(count)) - set(by_id))
+        raise StiltsError(
+            f"fairseq-validate predicted {len(by_id)} examples of subset {subset!r}, which has "
+            f"{count}; missing ids: {missing[:10]}"
+            + ("" if by_id else " (was the checkpoint saved before --predictions-dir existed?)")
+        )
+    return [by_id[i] for i in range(count)]
+
+
+def submission_name(spec: TaskSpec, split: str, lang: str) -> str:
+    """XTREME's file name: ``test-<lang>.tsv`` (``dev-`` for valid; ``.json`` for span QA)."""
+    stem = f"{'test' if split == 'test' else 'dev'}-{lang}"
+    return f"{stem}.json" if spec.family == "span_qa" else f"{stem}.tsv"
+
+
+def submission_text(spec: TaskSpec, predictions: list) -> str:
+    """One file's text: a prediction per line; tagging a tag per line and a blank line between
+    sentences; span QA a JSON object of question id -> answer text."""
+    if spec.family == "span_qa":
+        answers = {p["question_id"]: p["text"] for p in predictions}
+        return json.dumps(answers, ensure_ascii=False, indent=1) + "\n"
+    if spec.family == "tagging":
+        return "\n\n".join("\n".join(tags) for tags in predictions) + "\n"
+    return "".join(f"{p}\n" for p in predictions)
+
+
+def write_folder(out: Path, files: dict[str, str]) -> None:
+    """Write ``files`` (name -> text) as the folder ``out``, all at once: they are written into a
+    hidden temporary folder beside it, which is then renamed (replacing an old ``out``)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, text in files.items():
+            (tmp / name).write_text(text, encoding="utf-8")
+        replace_folder(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def parse_validate_output(output: str, subsets: list[str]) -> dict[str, dict]:
     """The final JSON stats line fairseq-validate prints for each subset."""
     stats = {}
     for line in output.splitlines():
@@ -126,11 +201,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--cpu", action="store_true")
     parser.add_argument("--out", type=Path, help="results JSON (default: next to the checkpoint)")
-    args = parser.parse_args(argv)
-    rows = evaluate(
-        args.task, args.data, args.path, args.split, args.languages, args.batch_size, args.cpu
+    parser.add_argument(
+        "--predictions-out",
+        type=Path,
+        help="folder of XTREME submission files (default: the results JSON's path, .predictions)",
     )
+    args = parser.parse_args(argv)
     out = args.out or args.path.with_suffix(f".{args.task}.{args.split}.json")
+    predictions = args.predictions_out or out.with_suffix(".predictions")
+    rows = evaluate(
+        args.task, args.data, args.path, args.split, args.languages, args.batch_size, args.cpu,
+        predictions,
+    )  # fmt: skip
     write_atomic(out, json.dumps(rows, indent=2) + "\n")
     print(format_table(rows))
     print(f"results: {out}")
+    print(f"predictions: {predictions}")

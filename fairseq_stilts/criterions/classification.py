@@ -1,4 +1,8 @@
-"""Cross-entropy over a named classification head; accuracy from exact integer sums."""
+"""Cross-entropy over a named classification head; accuracy from exact integer sums.
+
+In eval mode the predicted label names go to the task's ``record_predictions`` (written with
+``--predictions-dir``).
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,19 @@ class ClassificationCriterion(FairseqCriterion):
         logits, _ = model(
             **sample["net_input"], features_only=True, classification_head_name=self.task.head_name
         )
+        return self.scored(model, sample, logits)
+
+    def scored(self, model, sample, logits):
+        """Loss, sample size and logging output of ``logits`` (batch x classes); in eval mode the
+        predictions are also recorded."""
+        if not model.training:
+            self.task.record_predictions(sample["id"], self.predictions(logits))
         return self.cross_entropy(logits, sample)
+
+    def predictions(self, logits) -> list:
+        """The predicted label name of each example."""
+        labels = self.task.label_dictionary
+        return [labels[labels.nspecial + i] for i in logits.argmax(dim=-1).tolist()]
 
     @staticmethod
     def cross_entropy(logits, sample):

@@ -1,5 +1,6 @@
 """Multiple choice: one score per choice from the task's one-output head, softmax across the
-choices, cross-entropy; accuracy from exact integer sums (the classification criterion's metrics)."""
+choices, cross-entropy; accuracy from exact integer sums (the classification criterion's metrics).
+In eval mode the chosen index of each example is recorded (``--predictions-dir``)."""
 
 from __future__ import annotations
 
@@ -26,4 +27,8 @@ class MultipleChoiceCriterion(ClassificationCriterion):
             ],
             dim=1,
         )  # batch x choices
-        return self.cross_entropy(scores, sample)
+        return self.scored(model, sample, scores)
+
+    def predictions(self, logits) -> list:
+        """The index of the chosen choice of each example."""
+        return logits.argmax(dim=-1).tolist()

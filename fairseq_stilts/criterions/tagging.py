@@ -1,22 +1,26 @@
 """Tagging: cross-entropy on each word's first sub-token; token accuracy and seqeval F1 from
 exact sums.
 
+A batch holds whole sentences: a sentence longer than the prepared --max-seq-length is stored as
+several consecutive rows (its pieces, see :class:`~fairseq_stilts.data.row_groups.RowGroupsDataset`),
+which are joined again before scoring, so an entity crossing a split point counts once.
+
 Logged sums (they reduce exactly across batches and ranks): ``token_correct`` / ``token_total``
 (words), and seqeval chunk counts ``chunks_predicted`` / ``chunks_gold`` / ``chunks_correct``
-computed per stored sentence piece with :func:`fairseq_stilts.metrics.tagging.sentence_chunk_counts`.
+computed per sentence with :func:`fairseq_stilts.metrics.tagging.sentence_chunk_counts`.
 Derived: ``seqeval_f1`` (XTREME's metric for PANX and UDPOS) and ``token_accuracy`` (real POS
-accuracy), both x100.
+accuracy), both x100. In eval mode each sentence's predicted tag names are recorded
+(``--predictions-dir``).
 
-Known differences from XTREME's file-level number:
-- seqeval 1.x gives the tag ``X`` an empty chunk type, so when a whole file is scored an ``X``
-  chunk at a sentence edge merges with (or is closed by) the neighbouring sentence; per-sentence
-  sums can differ from XTREME's number for UPOS sentences that start or end with ``X``.
-- sentences longer than the prepared --max-seq-length were split into pieces by stilts-prepare;
-  chunks are counted per piece, so an entity crossing a split point counts as two chunks. The
-  pieces' sentence ids are in ``sentence_ids.<subset>.npy`` (re-joining is not done here).
+Known difference from XTREME's file-level number: seqeval 1.x gives the tag ``X`` an empty chunk
+type, so when a whole file is scored an ``X`` chunk at a sentence edge merges with (or is closed
+by) the neighbouring sentence; per-sentence sums can differ from XTREME's number for UPOS
+sentences that start or end with ``X``.
 """
 
 from __future__ import annotations
+
+from itertools import islice
 
 import torch
 import torch.nn.functional as F
@@ -45,35 +49,35 @@ class TaggingCriterion(FairseqCriterion):
         lprobs = F.log_softmax(logits[mask], dim=-1, dtype=torch.float32)
         loss = F.nll_loss(lprobs, gold, reduction="sum")
         n = int(gold.numel())
+        references, predictions = self.sentences(
+            logits.argmax(dim=-1), target, mask, sample["group_sizes"]
+        )
+        if not model.training:
+            self.task.record_predictions(sample["id"], predictions)
         logging_output = {
             "loss": loss.data,
             "ntokens": sample["ntokens"],
-            "nsentences": target.size(0),
+            "nsentences": len(references),
             "sample_size": n,
+            **tagging_sums(references, predictions),
         }
-        logging_output.update(self.tagging_sums(logits.argmax(dim=-1), target, mask))
         return loss, n, logging_output
 
-    def tagging_sums(self, predicted, target, mask) -> dict[str, int]:
-        """Token and seqeval chunk counts of a batch, one sentence (piece) per row."""
+    def sentences(self, predicted, target, mask, group_sizes) -> tuple[list, list]:
+        """Gold and predicted tag names of each sentence: the words of its rows (consecutive, in
+        piece order; ``group_sizes`` rows per sentence) joined."""
         labels = self.task.label_dictionary
         names = labels.symbols[labels.nspecial :]
+        rows = zip(predicted.tolist(), target.tolist(), mask.tolist(), strict=True)
         references, predictions = [], []
-        for row_pred, row_gold, row_mask in zip(
-            predicted.tolist(), target.tolist(), mask.tolist(), strict=True
-        ):
-            references.append([labels[g] for g, m in zip(row_gold, row_mask, strict=True) if m])
-            predictions.append([names[p] for p, m in zip(row_pred, row_mask, strict=True) if m])
-        sums = dict.fromkeys(SUMS, 0)
-        for counts in sentence_chunk_counts(references, predictions):
-            sums["chunks_predicted"] += counts.predicted
-            sums["chunks_gold"] += counts.gold
-            sums["chunks_correct"] += counts.correct
-        for reference, prediction in zip(references, predictions, strict=True):
-            correct, total = token_counts(reference, prediction)
-            sums["token_correct"] += correct
-            sums["token_total"] += total
-        return sums
+        for size in group_sizes.tolist():
+            reference, prediction = [], []
+            for row_pred, row_gold, row_mask in islice(rows, size):
+                reference += [labels[g] for g, m in zip(row_gold, row_mask, strict=True) if m]
+                prediction += [names[p] for p, m in zip(row_pred, row_mask, strict=True) if m]
+            references.append(reference)
+            predictions.append(prediction)
+        return references, predictions
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:
@@ -84,6 +88,20 @@ class TaggingCriterion(FairseqCriterion):
     @staticmethod
     def logging_outputs_can_be_summed() -> bool:
         return True
+
+
+def tagging_sums(references: list[list[str]], predictions: list[list[str]]) -> dict[str, int]:
+    """Token and seqeval chunk counts summed over sentences (gold and predicted tag names)."""
+    sums = dict.fromkeys(SUMS, 0)
+    for counts in sentence_chunk_counts(references, predictions):
+        sums["chunks_predicted"] += counts.predicted
+        sums["chunks_gold"] += counts.gold
+        sums["chunks_correct"] += counts.correct
+    for reference, prediction in zip(references, predictions, strict=True):
+        correct, total = token_counts(reference, prediction)
+        sums["token_correct"] += correct
+        sums["token_total"] += total
+    return sums
 
 
 def _sum(meters, key: str) -> int:

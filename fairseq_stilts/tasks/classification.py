@@ -4,8 +4,13 @@ Reads folders made by ``stilts-prepare``. Subsets are ``train``, ``valid`` (Engl
 ``valid.<lang>`` and ``test.<lang>``. Training batches hold examples of similar length (see
 :class:`LengthGroupedDataset`), which removes most padding compared with stock
 ``sentence_prediction``'s random batches.
+
+With ``--predictions-dir DIR`` every evaluated subset's predictions go to
+``DIR/<subset>.<rank>.jsonl``, one JSON line ``{"id": ..., "prediction": ...}`` per example (see
+:meth:`ClassificationTask.record_predictions`).
 """
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +31,7 @@ from fairseq.data import (
 )
 from fairseq.data.shorten_dataset import maybe_shorten_dataset
 from fairseq.dataclass import FairseqDataclass
+from fairseq.distributed import utils as distributed_utils
 from fairseq.tasks import FairseqTask
 from omegaconf import II, MISSING
 
@@ -55,6 +61,13 @@ class ClassificationConfig(FairseqDataclass):
     num_classes: int = field(
         default=-1, metadata={"help": "if set, must equal the number of labels in the data"}
     )
+    predictions_dir: str = field(
+        default="",
+        metadata={
+            "help": "write the predictions of every evaluated subset to "
+            "DIR/<subset>.<rank>.jsonl (one JSON line per example: id, prediction)"
+        },
+    )
     seed: int = II("common.seed")
 
 
@@ -77,6 +90,8 @@ class ClassificationTask(FairseqTask):
         self.label_dictionary = label_dictionary
         self.manifest = manifest
         self.head_name = cfg.head_name or self.spec.name
+        self._evaluated: str | None = None  # the subset of the latest batch iterator
+        self._truncate = False  # the next record starts a new pass over that subset
 
     @classmethod
     def setup_task(cls, cfg: ClassificationConfig, **kwargs):
@@ -85,6 +100,10 @@ class ClassificationTask(FairseqTask):
         manifest = read_manifest(data, spec.name)
         dictionary = Dictionary.load(str(data / "input0" / "dict.txt"))
         dictionary.add_symbol("<mask>")
+        return cls(cfg, dictionary, cls._load_label_dictionary(data, cfg), manifest)
+
+    @staticmethod
+    def _load_label_dictionary(data: Path, cfg: ClassificationConfig) -> Dictionary:
         label_dictionary = Dictionary.load(str(data / "label" / "dict.txt"))
         labels = label_dictionary.symbols[label_dictionary.nspecial :]
         if cfg.num_classes > 0 and cfg.num_classes != len(labels):
@@ -92,7 +111,7 @@ class ClassificationTask(FairseqTask):
                 f"--num-classes {cfg.num_classes} does not match the {len(labels)} labels of "
                 f"{data / 'label' / 'dict.txt'} ({' '.join(labels)})"
             )
-        return cls(cfg, dictionary, label_dictionary, manifest)
+        return label_dictionary
 
     @property
     def num_classes(self) -> int:
@@ -169,7 +188,38 @@ class ClassificationTask(FairseqTask):
         # --required-batch-size-multiple (default 8): evaluation would silently skip examples,
         # and training on length-sorted batches would never see the longest ones.
         kwargs["required_batch_size_multiple"] = 1
+        # fairseq's validation loops ask for one iterator per subset and run through it before
+        # asking for the next, so the subset whose dataset this is is the one being evaluated.
+        self._evaluated = next((name for name, d in self.datasets.items() if d is dataset), None)
+        self._truncate = True
         return super().get_batch_iterator(dataset, **kwargs)
+
+    def record_predictions(self, ids, values: list) -> None:
+        """Append ``{"id": id, "prediction": value}`` JSON lines for the subset being evaluated.
+
+        ``ids`` (a tensor or a list of ints) are example indices in the subset, ``values`` any
+        JSON values, one per id. Written to ``--predictions-dir``/``<subset>.<rank>.jsonl``, which
+        the first record of each pass over the subset starts afresh; a no-op without
+        ``--predictions-dir``. Criteria call it in eval mode. (In multi-GPU fairseq-train, a
+        rank short of batches re-runs fairseq's dummy batch, so its ids can appear twice.)
+        """
+        if not self.cfg.predictions_dir:
+            return
+        if self._evaluated is None:
+            raise StiltsError(
+                "--predictions-dir: the batches being evaluated are not from a subset of this task"
+            )
+        ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
+        if len(ids) != len(values):
+            raise ValueError(f"{len(ids)} ids but {len(values)} predictions")
+        rank = distributed_utils.get_global_rank()
+        path = Path(self.cfg.predictions_dir, f"{self._evaluated}.{rank}.jsonl")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w" if self._truncate else "a", encoding="utf-8") as handle:
+            for i, value in zip(ids, values, strict=True):
+                handle.write(json.dumps({"id": int(i), "prediction": value}, ensure_ascii=False))
+                handle.write("\n")
+        self._truncate = False
 
     def build_model(self, cfg, from_checkpoint: bool = False):
         model = super().build_model(cfg, from_checkpoint)

@@ -4,9 +4,13 @@ Reads folders made by ``stilts-prepare``: ``input0`` holds each sentence piece's
 ``</s>``, ``label`` one label-dictionary id per position (the tag on each word's first piece, the
 label dictionary's pad on other pieces and on ``</s>``). Sentences longer than the prepared
 ``max_seq_length`` were split at word boundaries by stilts-prepare (``sentence_ids.<subset>.npy``
-gives each stored row's sentence and piece index), so nothing is truncated here. The task's head
-is a per-token head (:class:`~fairseq_stilts.models.stilts_xlmr.TaggingHead`) named after the task;
-batching, head hand-off and --required-batch-size-multiple 1 are the classification family's.
+gives each stored row's sentence and piece index), so nothing is truncated here. The task's items
+are whole sentences (:class:`~fairseq_stilts.data.row_groups.RowGroupsDataset`: a batch holds all
+pieces of its sentences, ``id`` is the sentence index), so that the criterion scores each sentence
+joined again; fairseq's size filter sees a sentence's longest piece, batches are grouped by its
+padded token count. The task's head is a per-token head
+(:class:`~fairseq_stilts.models.stilts_xlmr.TaggingHead`) named after the task; head hand-off
+and --required-batch-size-multiple 1 are the classification family's.
 """
 
 from pathlib import Path
@@ -16,13 +20,13 @@ from fairseq.data import (
     IdDataset,
     NestedDictionaryDataset,
     NumelDataset,
-    NumSamplesDataset,
     PrependTokenDataset,
     RightPadDataset,
     data_utils,
 )
 
-from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.data.row_groups import RowGroupsDataset
+from fairseq_stilts.errors import DataError, StiltsError
 from fairseq_stilts.tasks.classification import ClassificationTask
 
 CRITERIA = ("stilts_tagging",)
@@ -47,17 +51,34 @@ class TaggingTask(ClassificationTask):
             str(Path(self.cfg.data, "label", split)), self.label_dictionary
         )
         pad = self.label_dictionary.pad()
-        dataset = NestedDictionaryDataset(
+        rows = NestedDictionaryDataset(
             {
                 "id": IdDataset(),
                 "net_input": self._net_input(tokens),
                 "target": RightPadDataset(PrependTokenDataset(labels, pad), pad_idx=pad),
-                "nsentences": NumSamplesDataset(),
                 "ntokens": NumelDataset(tokens, reduce=True),
             },
             sizes=[tokens.sizes],
         )
-        return self._set_dataset(split, dataset, tokens.sizes)
+        sentences = RowGroupsDataset(
+            rows, tokens.sizes, self._pieces_per_sentence(split, len(rows))
+        )
+        return self._set_dataset(split, sentences, sentences.padded)
+
+    def _pieces_per_sentence(self, split: str, rows: int) -> np.ndarray:
+        """Rows of each sentence, from ``sentence_ids.<split>.npy`` ((sentence, piece) per row)."""
+        path = Path(self.cfg.data, f"sentence_ids.{split}.npy")
+        if not path.is_file():
+            raise DataError(path, "not found; prepare the data again with stilts-prepare")
+        ids = np.load(path).reshape(-1, 2)
+        sizes = np.bincount(ids[:, 0]) if len(ids) else np.zeros(0, dtype=np.int64)
+        starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
+        consecutive = np.array_equal(ids[:, 1], np.arange(len(ids)) - starts) and (sizes > 0).all()
+        if len(ids) != rows or not consecutive or np.any(np.diff(ids[:, 0]) < 0):
+            raise DataError(
+                path, f"does not list the {rows} rows of subset {split!r} sentence by sentence"
+            )
+        return sizes
 
     def max_positions(self) -> int:
         return (
