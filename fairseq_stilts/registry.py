@@ -16,7 +16,6 @@ task_specs = catalogue.create("fairseq_stilts", "tasks", entry_points=True)
 readers = catalogue.create("fairseq_stilts", "readers")
 
 FAMILIES = ("classification", "multiple_choice", "span_qa", "tagging", "retrieval")
-BUILT_FAMILIES = ("classification", "multiple_choice", "tagging", "retrieval")
 # Families without training data: a checkpoint's encoder is scored directly by a command of ours.
 SCORED_ONLY = {"retrieval": "stilts-retrieve"}
 
@@ -63,20 +62,8 @@ class TaskSpec:
             return ("context", *(f"choice{i}" for i in range(len(self.labels))))
         return self.input_fields
 
-    @property
-    def runnable(self) -> bool:
-        return self.family in BUILT_FAMILIES
-
-    def require_runnable(self) -> None:
-        if not self.runnable:
-            raise StiltsError(
-                f"task {self.name!r} belongs to the {self.family!r} family, which fairseq-stilts "
-                f"does not implement yet (built so far: {', '.join(BUILT_FAMILIES)})"
-            )
-
     def require_trainable(self) -> None:
         """Refuse tasks that have no data to prepare, train or validate on (retrieval)."""
-        self.require_runnable()
         if self.family in SCORED_ONLY:
             tool = SCORED_ONLY[self.family]
             raise StiltsError(

@@ -277,12 +277,6 @@ def test_missing_raw_folder(tmp_path, tiny_model):
         run("xnli", tmp_path / "out", tiny_model, raw=tmp_path / "nothing")
 
 
-def test_unbuilt_task_is_refused(tmp_path, tiny_model):
-    with pytest.raises(StiltsError, match="does not implement yet"):
-        run("squad", tmp_path / "out", tiny_model, raw=tmp_path)
-    assert not (tmp_path / "out").exists()
-
-
 def test_unknown_task_is_refused(tmp_path, tiny_model):
     with pytest.raises(StiltsError, match="known tasks: .*xnli"):
         run("xnl", tmp_path / "out", tiny_model, raw=DATA_DIR / "xnli")

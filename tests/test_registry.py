@@ -11,7 +11,6 @@ import fairseq_stilts  # noqa: F401  (registers the tasks with fairseq)
 from fairseq_stilts.cli import tasks as tasks_cli
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.registry import (
-    BUILT_FAMILIES,
     FAMILIES,
     TaskSpec,
     all_specs,
@@ -26,6 +25,7 @@ INTERMEDIATE = {
     "qqp": "classification",
     "sst2": "classification",
     "squad": "span_qa",
+    "squad_v2": "span_qa",
     "hellaswag": "multiple_choice",
     "cosmosqa": "multiple_choice",
     "commonsenseqa": "multiple_choice",
@@ -58,17 +58,17 @@ LANGUAGE_COUNTS = {
 TRAINABLE = {
     name
     for name, family in ALL_TASKS.items()
-    if family in ("classification", "multiple_choice", "tagging")
+    if family in ("classification", "multiple_choice", "tagging", "span_qa")
 }
 TAGGING = {"ccg", "udpos", "panx"}
 MULTIPLE_CHOICE = {"hellaswag": 4, "cosmosqa": 4, "commonsenseqa": 5}
 RETRIEVAL = {name for name, family in ALL_TASKS.items() if family == "retrieval"}
-RUNNABLE = TRAINABLE | RETRIEVAL
+SPAN_QA = {name for name, family in ALL_TASKS.items() if family == "span_qa"}
 
 
-def test_exactly_the_eighteen_tasks_are_registered():
+def test_exactly_the_eighteen_tasks_and_squad_v2_are_registered():
     assert set(all_specs()) == set(ALL_TASKS)
-    assert len(all_specs()) == 18
+    assert len(all_specs()) == 19  # SQuAD v1.1 and v2.0 are two specs of one intermediate task
 
 
 @pytest.mark.parametrize("name", sorted(ALL_TASKS))
@@ -112,15 +112,10 @@ def test_classification_label_sets():
     assert get_spec("anli_plus").skip_labels == ("-",)
 
 
-@pytest.mark.parametrize("name", sorted(ALL_TASKS))
-def test_runnable_matches_built_families(name):
-    spec = get_spec(name)
-    assert spec.runnable == (name in RUNNABLE)
-    assert spec.runnable == (spec.family in BUILT_FAMILIES)
+def test_every_family_has_a_fairseq_task_class():
+    from fairseq_stilts.tasks import FAMILY_TASKS
 
-
-def test_built_families_are_classification_multiple_choice_tagging_and_retrieval():
-    assert set(BUILT_FAMILIES) == {"classification", "multiple_choice", "tagging", "retrieval"}
+    assert set(FAMILY_TASKS) == set(FAMILIES)
     assert {n for n, f in ALL_TASKS.items() if f == "tagging"} == TAGGING
 
 
@@ -143,14 +138,14 @@ def test_multiple_choice_specs_name_one_text_per_choice(name):
 
 
 @pytest.mark.parametrize("name", sorted(TRAINABLE))
-def test_runnable_specs_have_sources_with_registered_readers(name):
+def test_trainable_specs_have_sources_with_registered_readers(name):
     spec = get_spec(name)
-    spec.require_runnable()  # does not raise
+    spec.require_trainable()  # does not raise
     assert spec.sources
     assert {s.split for s in spec.sources} >= {"train", "dev"}
     for source in spec.sources:
         assert callable(get_reader(source.reader))
-        if name not in TAGGING:  # token-tag files have fixed columns
+        if name not in TAGGING | SPAN_QA:  # token-tag and SQuAD files have fixed fields
             assert set(source.columns) == {*spec.input_fields, "label"}
 
 
@@ -179,22 +174,12 @@ def test_retrieval_specs_have_the_xtreme_file_layout():
 @pytest.mark.parametrize("name", sorted(RETRIEVAL))
 def test_retrieval_tasks_refuse_training_and_point_to_stilts_retrieve(name):
     spec = get_spec(name)
-    spec.require_runnable()  # built: stilts-retrieve scores it
     with pytest.raises(StiltsError, match="no training data") as info:
         spec.require_trainable()
     assert f"stilts-retrieve {name}" in str(info.value)
     cfg = OmegaConf.create({"_name": name, "data": ""})
     with pytest.raises(StiltsError, match="no training data"):
         fairseq_tasks.setup_task(cfg)
-
-
-@pytest.mark.parametrize("name", ["squad", "xquad", "mlqa"])
-def test_require_runnable_refuses_unbuilt_families(name):
-    spec = get_spec(name)
-    with pytest.raises(StiltsError, match="not implement") as info:
-        spec.require_runnable()
-    assert repr(name) in str(info.value)
-    assert repr(spec.family) in str(info.value)
 
 
 def test_register_spec_rejects_unknown_family():
@@ -227,7 +212,6 @@ def test_register_spec_as_a_decorator_adds_a_looked_up_task():
 
     try:
         assert get_spec("plugin_nli") is plugin_task
-        assert plugin_task.runnable
     finally:  # keep the registry clean for the other tests
         catalogue.REGISTRY.pop(("fairseq_stilts", "tasks", "plugin_nli"), None)
     assert "plugin_nli" not in all_specs()
@@ -249,28 +233,21 @@ def test_fairseq_task_classes_follow_the_family():
     from fairseq_stilts.tasks.classification import ClassificationTask
     from fairseq_stilts.tasks.multiple_choice import MultipleChoiceTask
     from fairseq_stilts.tasks.retrieval import RetrievalTask
+    from fairseq_stilts.tasks.span_qa import SpanQATask
     from fairseq_stilts.tasks.tagging import TaggingTask
-    from fairseq_stilts.tasks.unbuilt import UnbuiltFamilyTask
 
     expected = {
         "classification": ClassificationTask,
         "multiple_choice": MultipleChoiceTask,
         "tagging": TaggingTask,
         "retrieval": RetrievalTask,
+        "span_qa": SpanQATask,
     }
     for name, family in ALL_TASKS.items():
         cls = fairseq_tasks.TASK_REGISTRY[name]
-        assert issubclass(cls, expected.get(family, UnbuiltFamilyTask)), name
+        assert issubclass(cls, expected[family]), name
         assert issubclass(cls, MultipleChoiceTask) == (family == "multiple_choice"), name
         assert issubclass(cls, TaggingTask) == (family == "tagging"), name
-
-
-@pytest.mark.parametrize("name", ["squad", "xquad", "mlqa", "tydiqa"])
-def test_fairseq_setup_of_unbuilt_task_raises_clear_error(name):
-    cfg = OmegaConf.create({"_name": name, "data": ""})
-    with pytest.raises(StiltsError, match="does not implement yet") as info:
-        fairseq_tasks.setup_task(cfg)
-    assert repr(name) in str(info.value)
 
 
 def test_fairseq_setup_of_classification_task_needs_prepared_data(tmp_path):
@@ -282,7 +259,7 @@ def test_fairseq_setup_of_classification_task_needs_prepared_data(tmp_path):
 
 def _task_rows(out: str) -> dict[str, list[str]]:
     lines = out.strip().splitlines()
-    assert lines[0].split()[:5] == ["task", "role", "family", "runnable", "languages"]
+    assert lines[0].split()[:5] == ["task", "role", "family", "runs_with", "languages"]
     rows = {}
     for line in lines[1:]:
         cells = line.split()
@@ -290,7 +267,7 @@ def _task_rows(out: str) -> dict[str, list[str]]:
     return rows
 
 
-def test_stilts_tasks_lists_all_tasks_and_marks_runnable(capsys):
+def test_stilts_tasks_lists_all_tasks_and_how_they_run(capsys):
     tasks_cli.main([])
     rows = _task_rows(capsys.readouterr().out)
     assert set(rows) == set(ALL_TASKS)
@@ -298,15 +275,8 @@ def test_stilts_tasks_lists_all_tasks_and_marks_runnable(capsys):
         spec = get_spec(name)
         assert cells[1] == spec.role
         assert cells[2] == spec.family
-        if name in TRAINABLE:
-            assert cells[3] == "yes", name
-            assert cells[4:] == list(spec.languages)
-        elif name in RETRIEVAL:
-            assert cells[3] == "stilts-retrieve", name
-            assert cells[4:] == list(spec.languages)
-        else:
-            assert cells[3:5] == ["not", "yet"], name
-            assert cells[5:] == list(spec.languages)
+        assert cells[3] == ("stilts-retrieve" if name in RETRIEVAL else "fairseq"), name
+        assert cells[4:] == list(spec.languages)
 
 
 def test_stilts_tasks_lists_intermediate_tasks_first(capsys):
@@ -314,4 +284,4 @@ def test_stilts_tasks_lists_intermediate_tasks_first(capsys):
     names = list(_task_rows(capsys.readouterr().out))
     roles = [get_spec(n).role for n in names]
     assert roles == sorted(roles)  # "intermediate" < "target"
-    assert roles.count("intermediate") == 9
+    assert roles.count("intermediate") == 10  # nine tasks, SQuAD in two versions

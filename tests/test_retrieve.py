@@ -15,7 +15,6 @@ from fairseq_stilts.cli.evaluate import evaluate
 from fairseq_stilts.data.encoder import PieceEncoder
 from fairseq_stilts.data.prepare import prepare_task
 from fairseq_stilts.errors import StiltsError
-from fairseq_stilts.registry import get_spec
 from fairseq_stilts.retrieval.checkpoint import default_layer, load_encoder
 from fairseq_stilts.retrieval.embed import embed_sentences
 from fairseq_stilts.tiny import DATA_DIR
@@ -263,4 +262,3 @@ def test_fairseq_train_on_a_retrieval_task_says_how_it_runs(task, tmp_path):
     assert "no training data" in result.stderr
     assert f"stilts-retrieve {task}" in result.stderr
     assert "Traceback" not in result.stderr
-    assert get_spec(task).runnable

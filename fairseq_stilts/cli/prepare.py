@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fairseq_stilts.cli.main import cli
 from fairseq_stilts.data.prepare import prepare_task
+from fairseq_stilts.data.qa_prepare import QAOptions
 from fairseq_stilts.errors import StiltsError
 
 
@@ -36,7 +37,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--force", action="store_true", help="replace an existing --out folder")
     parser.add_argument("--max-seq-length", type=int, default=0,
                         help="tagging: split longer sentences into pieces of at most this many "
-                        "tokens (default: the task's, 256)")  # fmt: skip
+                        "tokens (default: the task's, 256); span QA: window length (default 384)")  # fmt: skip
+    parser.add_argument("--doc-stride", type=int, default=QAOptions.doc_stride,
+                        help="span QA: context tokens between the starts of two windows")  # fmt: skip
+    parser.add_argument("--max-query-length", type=int, default=QAOptions.max_query_length,
+                        help="span QA: questions are cut to this many tokens")  # fmt: skip
+    parser.add_argument("--skip-mismatched-answers", action="store_true",
+                        help="span QA: drop (and count) training questions whose answer text is "
+                        "not at its answer_start, instead of stopping")  # fmt: skip
     args = parser.parse_args(argv)
     if args.hf and len(dict(args.hf)) != len(args.hf):
         raise StiltsError("--hf: a language is given twice")
@@ -44,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
         args.task, args.out, args.model, raw=args.raw, hf=dict(args.hf or []),
         languages=args.languages, workers=args.workers, force=args.force,
         max_seq_length=args.max_seq_length,
+        qa=QAOptions(args.doc_stride, args.max_query_length, args.skip_mismatched_answers),
     )  # fmt: skip
     counts = ", ".join(f"{name} {s['count']}" for name, s in manifest["subsets"].items())
     print(f"{args.out}: {counts}")

@@ -44,7 +44,6 @@ def retrieve(
     if task not in TASKS:
         raise StiltsError(f"unknown retrieval task {task!r}; choose one of {', '.join(TASKS)}")
     spec = get_spec(task)
-    spec.require_runnable()
     if pooling not in POOLINGS:
         raise StiltsError(f"--pooling {pooling!r}: choose one of {', '.join(POOLINGS)}")
     languages = check_languages(spec, raw, languages)

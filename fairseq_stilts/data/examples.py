@@ -7,7 +7,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fairseq_stilts.data.hf_local import UNLABELLED, read_hf_local
+from fairseq_stilts.data.hf_local import (
+    UNLABELLED,
+    read_hf_choices,
+    read_hf_local,
+    read_hf_tagged,
+)
 from fairseq_stilts.data.readers import Example
 from fairseq_stilts.errors import DataError, StiltsError
 from fairseq_stilts.registry import TaskSpec, get_reader
@@ -63,14 +68,26 @@ def parts_from_files(spec: TaskSpec, raw: Path, languages: set[str] | None) -> l
 
 
 def parts_from_hf(spec: TaskSpec, datasets: dict[str, Path]) -> list[Part]:
-    """Read local HF datasets given per language (``{"de": Path(...)}``)."""
+    """Read local HF datasets of a classification or multiple-choice task given per language
+    (``{"de": Path(...)}``). A split without any gold label (the Hub's test splits of HellaSwag,
+    CommonsenseQA, Cosmos QA, SST-2) is left out."""
     check_languages(spec, datasets, "--hf")
     parts = []
     for lang, path in sorted(datasets.items()):
-        for split, examples in read_hf_local(path, spec.input_fields).items():
+        if spec.family == "classification":
+            splits = read_hf_local(path, spec.input_fields)
+        elif spec.family == "multiple_choice":
+            splits = read_hf_choices(path, spec.sources[0].reader, spec.field_names)
+        else:
+            raise StiltsError(
+                f"task {spec.name!r}: --hf datasets are not supported for the {spec.family} family"
+            )
+        for split, examples in splits.items():
             if split == "train" and lang != "en":
                 continue  # zero-shot transfer trains on English only
-            parts.append(check_examples(spec, examples, Part(split, lang, f"{path}[{split}]")))
+            part = check_examples(spec, examples, Part(split, lang, f"{path}[{split}]"))
+            if part.texts or not part.skipped:
+                parts.append(part)
     return parts
 
 
@@ -83,7 +100,13 @@ def source_files(spec: TaskSpec, raw: Path, languages: set[str] | None) -> list[
         raise DataError(raw, "raw data folder not found")
     files = []
     for source in spec.sources:
-        if "{lang}" not in source.pattern:
+        if "*" in source.pattern and "{lang}" not in source.pattern:
+            found = [(source.lang, path) for path in sorted(raw.glob(source.pattern))]
+            if not found and source.split != "test":
+                raise DataError(
+                    raw / source.pattern, f"no file matches this {source.split} pattern"
+                )
+        elif "{lang}" not in source.pattern:
             found = [(source.lang, raw / source.pattern)]
         else:
             found = _glob_languages(spec, raw, source.pattern)
@@ -98,10 +121,16 @@ def source_files(spec: TaskSpec, raw: Path, languages: set[str] | None) -> list[
 
 
 def _glob_languages(spec: TaskSpec, raw: Path, pattern: str) -> list[tuple[str, Path]]:
-    regex = re.compile(re.escape(pattern).replace(r"\{lang\}", "(?P<lang>[^/]+)") + "$")
+    # A pattern may name the language twice (MLQA's dev-context-{lang}-question-{lang}.json):
+    # only files with the same language in both places match.
+    escaped = re.escape(pattern).replace(r"\{lang\}", "(?P<lang>[^/]+)", 1)
+    regex = re.compile(escaped.replace(r"\{lang\}", "(?P=lang)") + "$")
     found = []
     for path in sorted(raw.glob(pattern.replace("{lang}", "*"))):
-        lang = regex.search(path.relative_to(raw).as_posix()).group("lang")
+        match = regex.search(path.relative_to(raw).as_posix())
+        if match is None:
+            continue
+        lang = match.group("lang")
         check_languages(spec, [lang], str(path))
         found.append((lang, path))
     return found
@@ -153,3 +182,25 @@ def check_tagged(
         part.texts.append(sentence.tokens)
         part.labels.append(ids)
     return part
+
+
+def tagging_parts_from_hf(
+    spec: TaskSpec, datasets: dict[str, Path]
+) -> tuple[list[Part], tuple[str, ...]]:
+    """Read a tagging task's local HF datasets given per language; return the parts and the
+    label set (as :func:`tagging_parts_from_files`: a spec without one takes the training tags)."""
+    check_languages(spec, datasets, "--hf")
+    found = [
+        (split, lang, path, sentences)
+        for lang, path in sorted(datasets.items())
+        for split, sentences in read_hf_tagged(path).items()
+        if split != "train" or lang == "en"  # zero-shot transfer trains on English only
+    ]
+    found.sort(key=lambda item: item[0] != "train")  # the training tags define a derived set
+    labels = list(spec.labels)
+    parts = []
+    for split, lang, path, sentences in found:
+        derive = not spec.labels and split == "train"
+        part = Part(split, lang, f"{path}[{split}]")
+        parts.append(check_tagged(sentences, part, labels, derive, bool(spec.labels)))
+    return parts, tuple(labels)

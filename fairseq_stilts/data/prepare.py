@@ -9,15 +9,13 @@ and ``label/`` (the class, or the gold choice's index ``"0".."N-1"``), each with
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
-import torch
-from fairseq.data import Dictionary, indexed_dataset
+from fairseq.data import Dictionary
 
 from fairseq_stilts import __version__
 from fairseq_stilts.data.encoder import DICT_FILE, SPM_FILE, PieceEncoder, file_sha256
@@ -27,9 +25,18 @@ from fairseq_stilts.data.examples import (
     parts_from_files,
     parts_from_hf,
     tagging_parts_from_files,
+    tagging_parts_from_hf,
+)
+from fairseq_stilts.data.indexed import write_indexed
+from fairseq_stilts.data.qa_prepare import (
+    QAOptions,
+    check_window_options,
+    qa_parts,
+    write_qa_subset,
 )
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.registry import get_spec
+from fairseq_stilts.writes import replace_folder
 
 MANIFEST = "manifest.json"
 
@@ -57,11 +64,13 @@ def prepare_task(
     workers: int = 2,
     force: bool = False,
     max_seq_length: int = 0,
+    qa: QAOptions | None = None,
 ) -> dict:
     """Read, check, encode and binarize a task's data into ``out``; return the manifest.
 
-    ``max_seq_length`` (tagging only; default the spec's) is the longest input the model sees,
-    ``<s>`` and ``</s>`` included: longer sentences are split into pieces at word boundaries.
+    ``max_seq_length`` (tagging and span QA; default the spec's) is the longest input the model
+    sees, ``<s>`` and ``</s>`` included: longer sentences are split into pieces at word
+    boundaries, long contexts into overlapping windows (``qa``: stride, question length).
     """
     spec = get_spec(task)
     spec.require_trainable()
@@ -75,9 +84,14 @@ def prepare_task(
     encoder = PieceEncoder(model_dir)  # checks the model folder before any data is read
     wanted = set(languages) | {"en"} if languages else None
     labels = spec.labels
-    if spec.family == "tagging":
+    if spec.family == "span_qa":
         if raw is None:
-            raise StiltsError(f"task {task!r}: --hf datasets are not supported for tagging yet")
+            raise StiltsError(f"task {task!r}: --hf datasets are not supported for span QA yet")
+        qa = qa or QAOptions()
+        parts = qa_parts(spec, Path(raw), wanted, qa.skip_mismatched_answers)
+    elif spec.family == "tagging" and raw is None:
+        parts, labels = tagging_parts_from_hf(spec, hf)
+    elif spec.family == "tagging":
         parts, labels = tagging_parts_from_files(spec, Path(raw), wanted)
     elif raw is not None:
         parts = parts_from_files(spec, Path(raw), wanted)
@@ -95,10 +109,16 @@ def prepare_task(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        if spec.family == "span_qa":
+            manifest = _write_span_qa(
+                spec, subsets, encoder, max_seq_length or spec.max_length, qa, tmp, Path(model_dir)
+            )
+            replace_folder(tmp, out)
+            return manifest
         if spec.family == "tagging":
             limit = max_seq_length or spec.max_length
             manifest = _write_tagging(spec, subsets, labels, encoder, limit, tmp, Path(model_dir))
-            _replace(tmp, out)
+            replace_folder(tmp, out)
             return manifest
         texts = [t for members in subsets.values() for p in members for t in p.texts]
         encoded = iter(_encode_all(texts, encoder, workers))
@@ -120,7 +140,7 @@ def prepare_task(
         label_dict.save(str(tmp / "label" / DICT_FILE))
         manifest = _manifest(spec, subsets, Path(model_dir))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-        _replace(tmp, out)
+        replace_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -163,14 +183,6 @@ def _init_worker(model_dir: Path) -> None:
 
 def _encode(text: str) -> np.ndarray:
     return _worker_encoder.encode(text)
-
-
-def write_indexed(prefix: Path, items: list[np.ndarray], vocab_size: int) -> None:
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    builder = indexed_dataset.make_builder(f"{prefix}.bin", impl="mmap", vocab_size=vocab_size)
-    for ids in items:
-        builder.add_item(torch.from_numpy(np.asarray(ids, dtype=np.int64)))
-    builder.finalize(f"{prefix}.idx")
 
 
 def _label_dictionary(labels: tuple[str, ...], train: list[Part]) -> Dictionary:
@@ -303,12 +315,25 @@ def _write_tagging(spec, subsets, labels, encoder, max_seq_length, tmp: Path, mo
     return manifest
 
 
-def _replace(tmp: Path, out: Path) -> None:
-    """Move the finished folder into place; an old one is removed only after the rename."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old.{os.getpid()}")
-        out.rename(old)
-    tmp.rename(out)
-    if old is not None:
-        shutil.rmtree(old)
+def _write_span_qa(spec, subsets, encoder, max_length: int, qa, tmp: Path, model_dir) -> dict:
+    check_window_options(max_length, qa.doc_stride, qa.max_query_length)
+    windows = {}
+    for subset, members in subsets.items():
+        questions = [q for p in members for q in p.texts]
+        langs = [p.lang for p in members for _ in p.texts]
+        windows[subset] = write_qa_subset(
+            encoder, questions, langs, tmp, subset, max_length, qa.doc_stride, qa.max_query_length
+        )
+    shutil.copyfile(model_dir / DICT_FILE, tmp / "input0" / DICT_FILE)
+    manifest = _manifest(spec, subsets, model_dir)
+    manifest.update(
+        input_fields=["window"],  # question and context piece in one row
+        max_seq_length=max_length,
+        doc_stride=qa.doc_stride,
+        max_query_length=qa.max_query_length,
+        no_answer=any(not q.answers for p in subsets["train"] for q in p.texts),
+    )
+    for subset, count in windows.items():
+        manifest["subsets"][subset]["windows"] = count
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return manifest

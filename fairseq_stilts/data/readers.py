@@ -160,7 +160,7 @@ def _field(record: Mapping, key: str, path: Path, number: int):
     return value
 
 
-def _choice_example(
+def choice_example(
     context: str, choices: list, label, fields: tuple[str, ...], path: Path, number: int
 ) -> Example:
     expected = len(fields) - 1
@@ -196,7 +196,7 @@ def read_hellaswag(
         if not isinstance(endings, list):
             raise DataError(path, "field 'endings' must be a list", number)
         label = _field(record, "label", path, number)
-        yield _choice_example(context, endings, label, fields, path, number)
+        yield choice_example(context, endings, label, fields, path, number)
 
 
 @readers.register("commonsenseqa_jsonl")
@@ -220,7 +220,7 @@ def read_commonsenseqa(
                 path, f"answerKey {answer!r} is not one of the choice labels {keys}", number
             )
         gold = keys.index(answer) if answer in keys else -1
-        yield _choice_example(stem, [c["text"] for c in choices], gold, fields, path, number)
+        yield choice_example(stem, [c["text"] for c in choices], gold, fields, path, number)
 
 
 @readers.register("cosmosqa")
@@ -244,7 +244,7 @@ def read_cosmosqa(
                 number,
             )
         context = f"{as_text(record['context'])} {as_text(record['question'])}".strip()
-        yield _choice_example(
+        yield choice_example(
             context, [record[k] for k in answers], record["label"], fields, path, number
         )
 

@@ -117,11 +117,15 @@ def token_f1(prediction_tokens: Sequence[str], gold_tokens: Sequence[str]) -> fl
 def question_scores(
     prediction: str, answers: Sequence[str], lang: str | None = None
 ) -> tuple[float, float]:
-    """(EM, F1) of one prediction, each in [0, 1] and maximised over the gold ``answers``."""
-    if not answers:
-        raise ValueError("a question needs at least one gold answer")
+    """(EM, F1) of one prediction, each in [0, 1] and maximised over the gold ``answers``.
+
+    No gold answers means an unanswerable SQuAD v2.0 question: scored as the v2.0 script does,
+    1 for both when the prediction normalises to empty, else 0.
+    """
     normalize = normalizer(lang)
     predicted = normalize(prediction)
+    if not answers:
+        return (float(predicted == ""),) * 2
     predicted_tokens = predicted.split()
     exact = f1 = 0.0
     for answer in answers:

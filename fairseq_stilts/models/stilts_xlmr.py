@@ -3,9 +3,10 @@
 Differences from stock ``roberta``/``xlmr`` that matter for X-STILTs:
 - a head of the checkpoint with the same name as the task's head but another shape is an
   error (stock fairseq silently deletes it and trains a fresh one);
-- tagging heads (:class:`TaggingHead`, one prediction per position) live in the same
-  ``classification_heads`` dict and follow the same hand-off rules; a head of the checkpoint
-  whose kind (per-sentence or per-token) differs from the task's head of that name is an error;
+- tagging heads (:class:`TaggingHead`, one prediction per position) and span heads
+  (:class:`SpanHead`, start/end scores per position) live in the same ``classification_heads``
+  dict and follow the same hand-off rules; a head of the checkpoint whose kind (per-sentence,
+  per-token or span) differs from the task's head of that name is an error;
 - the model stores a fingerprint of the dictionary it was built with, so a checkpoint cannot be
   used with data encoded by another dictionary.
 """
@@ -29,6 +30,7 @@ from fairseq_stilts.errors import StiltsError
 FINGERPRINT = "dictionary_fingerprint"
 EMBEDDINGS = "encoder.sentence_encoder.embed_tokens.weight"
 PER_TOKEN = "per_token"
+SPAN = "span"
 
 
 class TaggingHead(RobertaClassificationHead):
@@ -45,6 +47,29 @@ class TaggingHead(RobertaClassificationHead):
         x = self.dropout(features)
         x = self.activation_fn(self.dense(x))
         return self.out_proj(self.dropout(x))
+
+
+class SpanHead(torch.nn.Module):
+    """Start and end scores at every position (batch x time x 2): one linear layer, as Hugging
+    Face's ``XLMRobertaForQuestionAnswering.qa_outputs``. Its ``span`` buffer marks it in
+    checkpoints."""
+
+    def __init__(self, input_dim: int):
+        super().__init__()
+        self.out_proj = torch.nn.Linear(input_dim, 2)
+        self.register_buffer(SPAN, torch.ones(()))
+
+    def forward(self, features, **kwargs):
+        return self.out_proj(features)
+
+
+# Head kinds by the marker buffer their checkpoints hold (none: a per-sentence head).
+HEAD_KINDS = {PER_TOKEN: TaggingHead, SPAN: SpanHead}
+KIND_NAMES = {None: "per-sentence", PER_TOKEN: "per-token (tagging)", SPAN: "span (QA)"}
+
+
+def head_kind(head) -> str | None:
+    return next((marker for marker, kind in HEAD_KINDS.items() if isinstance(head, kind)), None)
 
 
 @register_model("stilts_xlmr")
@@ -72,17 +97,43 @@ class StiltsXLMRModel(XLMRModel):
             pooler_dropout=self.args.pooler_dropout,
         )
 
+    def register_span_head(self, name: str) -> None:
+        """A start/end head under ``name`` in ``classification_heads``."""
+        self.classification_heads[name] = SpanHead(self.args.encoder_embed_dim)
+
     def upgrade_state_dict_named(self, state_dict, name):
         prefix = name + "." if name != "" else ""
         if getattr(self.args, "load_checkpoint_heads", False):  # rebuild the checkpoint's heads
             for key in list(state_dict):
                 head, _, rest = key[len(prefix + "classification_heads.") :].partition(".")
-                if key.startswith(prefix + "classification_heads.") and rest == PER_TOKEN:
-                    if head not in self.classification_heads:
-                        out = state_dict[f"{prefix}classification_heads.{head}.out_proj.weight"]
-                        self.register_tagging_head(head, out.size(0))
+                if not key.startswith(prefix + "classification_heads.") or rest not in HEAD_KINDS:
+                    continue
+                if head in self.classification_heads:
+                    continue
+                if rest == SPAN:
+                    self.register_span_head(head)
+                else:
+                    out = state_dict[f"{prefix}classification_heads.{head}.out_proj.weight"]
+                    self.register_tagging_head(head, out.size(0))
         self._check_heads(state_dict, prefix)
+        # fairseq's own upgrade expects every head to have a dense layer: span heads stay aside.
+        heads = prefix + "classification_heads."
+        span_heads = {
+            k[len(heads) :].split(".")[0]
+            for k in state_dict
+            if k.startswith(heads) and k.endswith("." + SPAN)
+        }
+        aside = {
+            k: state_dict.pop(k)
+            for k in list(state_dict)
+            if k[len(heads) :].split(".")[0] in span_heads and k.startswith(heads)
+        }
         super().upgrade_state_dict_named(state_dict, name)
+        state_dict.update(
+            (k, v)
+            for k, v in aside.items()
+            if k[len(heads) :].split(".")[0] in self.classification_heads
+        )
         self._check_dictionary(state_dict, prefix)
 
     def _check_heads(self, state_dict, prefix: str) -> None:
@@ -90,16 +141,24 @@ class StiltsXLMRModel(XLMRModel):
             head_keys = [
                 k for k in state_dict if k.startswith(f"{prefix}classification_heads.{head_name}.")
             ]
-            theirs_per_token = f"{prefix}classification_heads.{head_name}.{PER_TOKEN}" in state_dict
-            if head_keys and theirs_per_token != isinstance(head, TaggingHead):
-                kinds = {True: "per-token (tagging)", False: "per-sentence"}
+            theirs = next(
+                (
+                    m
+                    for m in HEAD_KINDS
+                    if f"{prefix}classification_heads.{head_name}.{m}" in state_dict
+                ),
+                None,
+            )
+            if head_keys and theirs != head_kind(head):
                 raise StiltsError(
-                    f"the checkpoint's head {head_name!r} is a {kinds[theirs_per_token]} head, the "
-                    f"task needs a {kinds[isinstance(head, TaggingHead)]} one (give --head-name "
+                    f"the checkpoint's head {head_name!r} is a {KIND_NAMES[theirs]} head, the "
+                    f"task needs a {KIND_NAMES[head_kind(head)]} one (give --head-name "
                     "another name to start a fresh head)"
                 )
             for name, what in (("out_proj", "classes"), ("dense", "inner dimensions")):
-                layer = getattr(head, name)
+                layer = getattr(head, name, None)
+                if layer is None:
+                    continue
                 theirs = state_dict.get(f"{prefix}classification_heads.{head_name}.{name}.weight")
                 if theirs is not None and theirs.shape != layer.weight.shape:
                     raise StiltsError(

@@ -87,22 +87,24 @@ _english_classification(
     input_fields=("sentence",),
 )
 
-register_spec(
-    TaskSpec(
-        name="squad",
-        family="span_qa",
-        role="intermediate",
-        description="SQuAD v1.1 (v2.0 with unanswerable questions also accepted)",
-        languages=EN,
-        metric="squad_f1_em",
-        max_length=384,
-        input_fields=("question", "context"),
-        sources=(
-            Source("train", "train-v1.1.json", "squad_json", {}),
-            Source("dev", "dev-v1.1.json", "squad_json", {}),
-        ),
+for _name, _version in (("squad", "1.1"), ("squad_v2", "2.0")):
+    register_spec(
+        TaskSpec(
+            name=_name,
+            family="span_qa",
+            role="intermediate",
+            description=f"SQuAD v{_version}"
+            + (" (with unanswerable questions)" if _version == "2.0" else ""),
+            languages=EN,
+            metric="squad_f1_em",
+            max_length=384,
+            input_fields=("question", "context"),
+            sources=(
+                Source("train", f"train-v{_version}.json", "squad_json", {}),
+                Source("dev", f"dev-v{_version}.json", "squad_json", {}),
+            ),
+        )
     )
-)
 
 # Multiple choice: the readers know each format; ``columns`` names the raw fields they read.
 for _name, _desc, _n, _reader, _train, _dev, _columns in (

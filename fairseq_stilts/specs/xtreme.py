@@ -83,6 +83,37 @@ for _name, _desc, _langs, _tags, _metric in (
         )
     )
 
+# Span QA (SPEC.md section 4): RAW is the task's folder of XTREME's download layout; English
+# training data is SQuAD v1.1 from the sibling ``squad/`` folder (TyDiQA has its own). TyDiQA-GoldP
+# files are multilingual (ids start with the language's name) and its dev set is XTREME's test set.
+SQUAD_TRAIN = Source("train", "../squad/train-v1.1.json", "squad_json", {})
+TYDIQA_DEV = "tydiqa-goldp-v1.1-dev/*.json"
+QA_SOURCES = {
+    "xquad": (
+        SQUAD_TRAIN,
+        Source("dev", "../squad/dev-v1.1.json", "squad_json", {}),
+        Source("test", "xquad.{lang}.json", "squad_json", {}, lang="{lang}"),
+    ),
+    "mlqa": (
+        SQUAD_TRAIN,
+        *(
+            Source(
+                split,
+                f"MLQA_V1/{split}/{split}-context-{{lang}}-question-{{lang}}.json",
+                "squad_json",
+                {},
+                lang="{lang}",
+            )
+            for split in ("dev", "test")
+        ),
+    ),  # fmt: skip
+    "tydiqa": (
+        Source("train", "**/tydiqa-goldp-v1.1-train.json", "squad_json", {}, lang="from_id"),
+        Source("dev", TYDIQA_DEV, "squad_json", {}, lang="from_id"),
+        Source("test", TYDIQA_DEV, "squad_json", {}, lang="from_id"),
+    ),
+}
+
 for _name, _desc, _langs in (
     ("xquad", "XQuAD; English train is SQuAD v1.1", "ar de el en es hi ru th tr vi zh"),
     ("mlqa", "MLQA; English train is SQuAD v1.1", "ar de en es hi vi zh"),
@@ -102,7 +133,7 @@ for _name, _desc, _langs in (
             metric="mlqa_f1_em" if _name == "mlqa" else "squad_f1_em",
             max_length=384,
             input_fields=("question", "context"),
-            sources=_xtreme_layout("squad_json", {}, ext="json"),
+            sources=QA_SOURCES[_name],
         )
     )
 

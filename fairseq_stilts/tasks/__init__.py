@@ -9,19 +9,20 @@ from fairseq_stilts.registry import all_specs
 from fairseq_stilts.tasks.classification import ClassificationConfig, ClassificationTask
 from fairseq_stilts.tasks.multiple_choice import MultipleChoiceTask
 from fairseq_stilts.tasks.retrieval import RetrievalConfig, RetrievalTask
+from fairseq_stilts.tasks.span_qa import SpanQAConfig, SpanQATask
 from fairseq_stilts.tasks.tagging import TaggingTask
-from fairseq_stilts.tasks.unbuilt import UnbuiltFamilyConfig, UnbuiltFamilyTask
 
 FAMILY_TASKS = {
     "classification": (ClassificationTask, ClassificationConfig),
     "multiple_choice": (MultipleChoiceTask, ClassificationConfig),
     "retrieval": (RetrievalTask, RetrievalConfig),
+    "span_qa": (SpanQATask, SpanQAConfig),
     "tagging": (TaggingTask, ClassificationConfig),
 }
 
 
 def _bind(name: str, family: str, description: str) -> None:
-    base, config = FAMILY_TASKS.get(family, (UnbuiltFamilyTask, UnbuiltFamilyConfig))
+    base, config = FAMILY_TASKS[family]
     class_name = "".join(part.title() for part in name.split("_")) + "StiltsTask"
     binding = type(class_name, (base,), {"spec_name": name, "__doc__": description})
     register_task(name, dataclass=config)(binding)
