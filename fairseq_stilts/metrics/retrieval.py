@@ -77,21 +77,24 @@ def knn(
         block = x[start : start + block_size]
         best_sim = best_ind = None
         for offset in range(0, len(y), block_size):
-            sim = block @ y[offset : offset + block_size].T
+            # the block's own k best, then a merge of 2k columns with the best so far
+            sim, where = _top(block @ y[offset : offset + block_size].T, k)
+            ind = where + offset
             if best_sim is not None:  # earlier (lower) indices first, so k=1 ties keep them
-                sim = torch.cat([best_sim, sim], dim=1)
-            ind = torch.arange(offset, offset + min(block_size, len(y) - offset), device=x.device)
-            ind = ind.expand(len(block), -1)
-            if best_ind is not None:
-                ind = torch.cat([best_ind, ind], dim=1)
-            if k == 1:
-                best_sim, where = sim.max(dim=1, keepdim=True)  # first maximum on ties
-            else:
-                best_sim, where = sim.topk(min(k, sim.shape[1]), dim=1)
-            best_ind = ind.gather(1, where)
+                sim, ind = torch.cat([best_sim, sim], dim=1), torch.cat([best_ind, ind], dim=1)
+                sim, where = _top(sim, k)
+                ind = ind.gather(1, where)
+            best_sim, best_ind = sim, ind
         sims.append(best_sim.cpu().numpy())
         inds.append(best_ind.cpu().numpy())
     return np.concatenate(sims), np.concatenate(inds)
+
+
+def _top(sim: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k largest values of each row and their columns; for k = 1 the first maximum."""
+    if k == 1:
+        return sim.max(dim=1, keepdim=True)
+    return sim.topk(min(k, sim.shape[1]), dim=1)
 
 
 # --- Tatoeba -----------------------------------------------------------------------------------
