@@ -15,7 +15,7 @@ from fairseq_stilts.errors import StiltsError
 task_specs = catalogue.create("fairseq_stilts", "tasks", entry_points=True)
 readers = catalogue.create("fairseq_stilts", "readers")
 
-FAMILIES = ("classification", "multiple_choice", "span_qa", "tagging", "retrieval")
+FAMILIES = ("classification", "multiple_choice", "span_qa", "tagging", "retrieval", "mlm")
 # Families without training data: a checkpoint's encoder is scored directly by a command of ours.
 SCORED_ONLY = {"retrieval": "stilts-retrieve"}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import subprocess
 from pathlib import Path
 
@@ -73,3 +75,15 @@ def mnli_checkpoint(tmp_path_factory, tiny_model, prepared) -> Path:
         *train_args("mnli", prepared("mnli"), tiny_model / "model.pt", save_dir, 10),
     )
     return save_dir / "checkpoint_last.pt"
+
+
+def logged(output: str, tag: str, key: str) -> list[float]:
+    """Values of ``key`` in fairseq's JSON log lines tagged ``tag`` (train_inner, valid)."""
+    lines = [line for line in output.splitlines() if f"| {tag} | {{" in line]
+    return [float(json.loads(line.split(" | ", 3)[3])[key]) for line in lines]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import socket
 import subprocess
 
 import pytest
 import torch
-from conftest import train_args
+from conftest import free_port, logged, train_args
 
 from fairseq_stilts.cli.fairseq_tools import USER_DIR, fairseq_executable
 
 pytestmark = pytest.mark.slow
 UPDATES = 8
-
-
-def _logged(output: str, tag: str, key: str) -> list[float]:
-    """Values of ``key`` in fairseq's JSON log lines tagged ``tag`` (train_inner, valid)."""
-    lines = [line for line in output.splitlines() if f"| {tag} | {{" in line]
-    return [float(json.loads(line.split(" | ", 3)[3])[key]) for line in lines]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_two_ranks_match_one_process_with_the_doubled_batch(tmp_path, prepared, tiny_model):
@@ -39,7 +25,7 @@ def test_two_ranks_match_one_process_with_the_doubled_batch(tmp_path, prepared, 
             "--user-dir", USER_DIR, "--no-save-optimizer-state",
         ]  # fmt: skip
 
-    init = f"tcp://127.0.0.1:{_free_port()}"
+    init = f"tcp://127.0.0.1:{free_port()}"
     ranks = [
         subprocess.Popen(
             [
@@ -67,12 +53,12 @@ def test_two_ranks_match_one_process_with_the_doubled_batch(tmp_path, prepared, 
     assert single.returncode == 0, single.stderr[-3000:]
 
     ddp_log, single_log = outputs[0], single.stdout + single.stderr
-    distributed = _logged(ddp_log, "train_inner", "loss")
+    distributed = logged(ddp_log, "train_inner", "loss")
     assert len(distributed) == UPDATES
-    assert distributed == pytest.approx(_logged(single_log, "train_inner", "loss"), abs=1e-5)
+    assert distributed == pytest.approx(logged(single_log, "train_inner", "loss"), abs=1e-5)
     # Validation sums the correct answers of both ranks' shares of the 30 dev examples.
-    accuracy = _logged(ddp_log, "valid", "valid_accuracy")
-    assert len(accuracy) == 2 and accuracy == _logged(single_log, "valid", "valid_accuracy")
+    accuracy = logged(ddp_log, "valid", "valid_accuracy")
+    assert len(accuracy) == 2 and accuracy == logged(single_log, "valid", "valid_accuracy")
     assert all(abs(a * 30 / 100 - round(a * 30 / 100)) < 1e-3 for a in accuracy)  # k of 30
     # The weights after the last update agree far more tightly than the printed losses.
     ddp, one = (torch.load(tmp_path / d / "checkpoint_last.pt")["model"] for d in ("ddp", "single"))

@@ -88,7 +88,7 @@ def test_xtreme_subsets_and_counts_match_raw_files(prepared, task):
     manifest = json.loads((data / "manifest.json").read_text())
     expected = expected_xtreme_subsets(DATA_DIR / task)
     assert set(LANGS) <= {name.split(".")[1] for name in expected if "." in name}
-    assert set(manifest["subsets"]) == set(expected)
+    assert set(manifest["subsets"]) == set(expected) | {"valid.all"}  # dev in several languages
     dictionary = Dictionary.load(str(data / "input0" / DICT_FILE))
     for subset, path in expected.items():
         count = len(rows(path))
@@ -97,6 +97,10 @@ def test_xtreme_subsets_and_counts_match_raw_files(prepared, task):
             assert (data / part / f"{subset}.bin").is_file()
             assert (data / part / f"{subset}.idx").is_file()
             assert len(load(data, part, subset, dictionary)) == count, (part, subset)
+    # valid.all: every dev language's examples, one language after the other
+    dev = sorted(name for name in expected if name.startswith("valid."))
+    joined = [row.tolist() for name in dev for row in load(data, "input0", name, dictionary)]
+    assert [row.tolist() for row in load(data, "input0", "valid.all", dictionary)] == joined
 
 
 def test_glue_task_subsets_and_counts(prepared):
@@ -193,9 +197,13 @@ def test_languages_option_keeps_english_and_the_chosen_languages(tmp_path, tiny_
         "valid",
         "valid.de",
         "valid.en",
+        "valid.all",
         "test.de",
         "test.en",
     }
+    assert manifest["subsets"]["valid.all"]["count"] == sum(
+        manifest["subsets"][f"valid.{lang}"]["count"] for lang in ("de", "en")
+    )
     assert manifest["languages"] == {"train": ["en"], "dev": ["de", "en"], "test": ["de", "en"]}
     assert not (out / "input0" / "valid.fr.bin").exists()
 
@@ -571,6 +579,7 @@ def test_prepare_from_local_hf_datasets(tmp_path, tiny_model, hf_folders):
         "valid": (3, 1),
         "valid.de": (3, 0),
         "valid.en": (3, 1),
+        "valid.all": (6, 1),
         "test.de": (5, 0),
         "test.en": (3, 0),
     }

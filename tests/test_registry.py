@@ -1,4 +1,5 @@
-"""The task catalogue: 18 specs, their families and languages, and how they surface in fairseq."""
+"""The task catalogue: 18 tasks + masked-LM, their families and languages, and how they surface in
+fairseq."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ TARGETS = {
     "bucc": "retrieval",
     "tatoeba": "retrieval",
 }
-ALL_TASKS = {**INTERMEDIATE, **TARGETS}
+AUXILIARY = {"mlm": "mlm"}
+ALL_TASKS = {**INTERMEDIATE, **TARGETS, **AUXILIARY}
 # SPEC.md section 3.
 LANGUAGE_COUNTS = {
     "xnli": 15,
@@ -66,9 +68,9 @@ RETRIEVAL = {name for name, family in ALL_TASKS.items() if family == "retrieval"
 SPAN_QA = {name for name, family in ALL_TASKS.items() if family == "span_qa"}
 
 
-def test_exactly_the_eighteen_tasks_and_squad_v2_are_registered():
+def test_exactly_the_eighteen_tasks_squad_v2_and_mlm_are_registered():
     assert set(all_specs()) == set(ALL_TASKS)
-    assert len(all_specs()) == 19  # SQuAD v1.1 and v2.0 are two specs of one intermediate task
+    assert len(all_specs()) == 20  # SQuAD v1.1 and v2.0 are two specs of one intermediate task
 
 
 @pytest.mark.parametrize("name", sorted(ALL_TASKS))
@@ -76,7 +78,10 @@ def test_spec_family_and_role(name):
     spec = get_spec(name)
     assert spec.name == name
     assert spec.family == ALL_TASKS[name]
-    assert spec.role == ("intermediate" if name in INTERMEDIATE else "target")
+    role = (
+        "intermediate" if name in INTERMEDIATE else "auxiliary" if name in AUXILIARY else "target"
+    )
+    assert spec.role == role
     assert spec.family in FAMILIES
 
 
@@ -231,6 +236,7 @@ def test_every_spec_is_a_fairseq_task(name):
 
 def test_fairseq_task_classes_follow_the_family():
     from fairseq_stilts.tasks.classification import ClassificationTask
+    from fairseq_stilts.tasks.mlm import MLMTask
     from fairseq_stilts.tasks.multiple_choice import MultipleChoiceTask
     from fairseq_stilts.tasks.retrieval import RetrievalTask
     from fairseq_stilts.tasks.span_qa import SpanQATask
@@ -242,6 +248,7 @@ def test_fairseq_task_classes_follow_the_family():
         "tagging": TaggingTask,
         "retrieval": RetrievalTask,
         "span_qa": SpanQATask,
+        "mlm": MLMTask,
     }
     for name, family in ALL_TASKS.items():
         cls = fairseq_tasks.TASK_REGISTRY[name]
@@ -276,12 +283,13 @@ def test_stilts_tasks_lists_all_tasks_and_how_they_run(capsys):
         assert cells[1] == spec.role
         assert cells[2] == spec.family
         assert cells[3] == ("stilts-retrieve" if name in RETRIEVAL else "fairseq"), name
-        assert cells[4:] == list(spec.languages)
+        assert cells[4:] == (list(spec.languages) or ["any"])  # mlm: the user's text files
 
 
 def test_stilts_tasks_lists_intermediate_tasks_first(capsys):
     tasks_cli.main([])
     names = list(_task_rows(capsys.readouterr().out))
     roles = [get_spec(n).role for n in names]
-    assert roles == sorted(roles)  # "intermediate" < "target"
+    assert roles == sorted(roles, key=tasks_cli.ROLES.index)  # intermediate, auxiliary, target
     assert roles.count("intermediate") == 10  # nine tasks, SQuAD in two versions
+    assert roles.count("auxiliary") == 1  # mlm

@@ -9,6 +9,7 @@ from pathlib import Path
 from fairseq_stilts.cli.main import cli
 from fairseq_stilts.data.prepare import prepare_task
 from fairseq_stilts.data.qa_prepare import QAOptions
+from fairseq_stilts.data.train_languages import choose_train_languages
 from fairseq_stilts.errors import StiltsError
 
 
@@ -30,9 +31,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, required=True,
                         help="pretrained model folder with dict.txt and sentencepiece.bpe.model")  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, help="data folder to create")
-    parser.add_argument(
-        "--languages", nargs="+", help="only these dev/test languages (default: all found)"
-    )
+    parser.add_argument("--languages", nargs="+",
+                        help="only these dev/test languages (default: all found); mlm: only "
+                        "these <lang>.txt files")  # fmt: skip
+    parser.add_argument("--train-languages", nargs="+", metavar="LANG", default=["en"],
+                        help="training languages (default: en): English from the task's own "
+                        "files, others from --train-file or the task's translated layout")  # fmt: skip
+    parser.add_argument("--train-file", type=_lang_path, action="append", default=[],
+                        metavar="LANG=PATH", help="a training file of your own for one language, "
+                        "in the task's training format (wins over the translated layout); repeat "
+                        "per language")  # fmt: skip
+    parser.add_argument("--dev-file", type=_lang_path, action="append", default=[],
+                        metavar="LANG=PATH", help="a dev file of your own for one language, in the "
+                        "task's dev format (subset valid.<lang>; with several dev languages the "
+                        "data also gets valid.all, to select on all of them); repeat per language")  # fmt: skip
+    parser.add_argument("--no-english-train", action="store_true",
+                        help="leave English out of the training data (English dev stays)")  # fmt: skip
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
     parser.add_argument("--force", action="store_true", help="replace an existing --out folder")
     parser.add_argument("--max-seq-length", type=int, default=0,
@@ -48,11 +62,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.hf and len(dict(args.hf)) != len(args.hf):
         raise StiltsError("--hf: a language is given twice")
+    train = choose_train_languages(
+        args.train_languages, args.no_english_train, args.train_file, args.dev_file
+    )
     manifest = prepare_task(
         args.task, args.out, args.model, raw=args.raw, hf=dict(args.hf or []),
         languages=args.languages, workers=args.workers, force=args.force,
         max_seq_length=args.max_seq_length,
         qa=QAOptions(args.doc_stride, args.max_query_length, args.skip_mismatched_answers),
+        train=train,
     )  # fmt: skip
     counts = ", ".join(f"{name} {s['count']}" for name, s in manifest["subsets"].items())
     print(f"{args.out}: {counts}")

@@ -14,8 +14,16 @@ from fairseq_stilts.data.hf_local import (
     read_hf_tagged,
 )
 from fairseq_stilts.data.readers import Example
+from fairseq_stilts.data.train_languages import (
+    TrainLanguages,
+    own_train_sources,
+    translated_files,
+    user_file_source,
+)
 from fairseq_stilts.errors import DataError, StiltsError
-from fairseq_stilts.registry import TaskSpec, get_reader
+from fairseq_stilts.registry import Source, TaskSpec, get_reader
+
+ENGLISH = TrainLanguages()  # zero-shot transfer trains on English only
 
 
 @dataclass
@@ -57,10 +65,13 @@ def check_examples(spec: TaskSpec, examples: Iterable[Example], part: Part) -> P
     return part
 
 
-def parts_from_files(spec: TaskSpec, raw: Path, languages: set[str] | None) -> list[Part]:
-    """Read every file of the spec's layout under ``raw``; ``{lang}`` patterns are globbed."""
+def parts_from_files(
+    spec: TaskSpec, raw: Path, languages: set[str] | None, train: TrainLanguages = ENGLISH
+) -> list[Part]:
+    """Read every file of the spec's layout under ``raw`` (training files: those of ``train``);
+    ``{lang}`` patterns are globbed."""
     parts = []
-    for source, lang, path in source_files(spec, raw, languages):
+    for source, lang, path in source_files(spec, raw, languages, train):
         reader = get_reader(source.reader)
         examples = reader(path, source.columns, spec.field_names, source.header)
         parts.append(check_examples(spec, examples, Part(source.split, lang, str(path))))
@@ -91,33 +102,54 @@ def parts_from_hf(spec: TaskSpec, datasets: dict[str, Path]) -> list[Part]:
     return parts
 
 
-def source_files(spec: TaskSpec, raw: Path, languages: set[str] | None) -> list[tuple]:
-    """(source, language, path) of every file of the spec's layout under ``raw``.
+def source_files(
+    spec: TaskSpec, raw: Path, languages: set[str] | None, train: TrainLanguages = ENGLISH
+) -> list[tuple]:
+    """(source, language, path) of every file to read under ``raw``: the training files of the
+    languages of ``train`` (in its order), then the dev and test files of ``languages``.
 
     ``{lang}`` patterns are globbed; a dev or train pattern matching nothing is an error.
     """
     if not raw.is_dir():
         raise DataError(raw, "raw data folder not found")
+    others = [lang for lang in train.languages if lang != "en" and lang not in train.files]
+    translated = {lang: (s, lang, path) for s, lang, path in translated_files(spec, raw, others)}
     files = []
-    for source in spec.sources:
-        if "*" in source.pattern and "{lang}" not in source.pattern:
-            found = [(source.lang, path) for path in sorted(raw.glob(source.pattern))]
-            if not found and source.split != "test":
-                raise DataError(
-                    raw / source.pattern, f"no file matches this {source.split} pattern"
-                )
-        elif "{lang}" not in source.pattern:
-            found = [(source.lang, raw / source.pattern)]
+    for lang in train.languages:
+        if lang in train.files:
+            path = train.files[lang]
+            files.append((user_file_source(spec, path), lang, path))
+        elif lang == "en":
+            files += [
+                (source, found_lang, path)
+                for source in own_train_sources(spec)
+                for found_lang, path in _source_paths(spec, raw, source)
+            ]
         else:
-            found = _glob_languages(spec, raw, source.pattern)
-            if not found and source.split != "test":
-                raise DataError(
-                    raw / source.pattern, f"no file matches this {source.split} pattern"
-                )
-        files += [
-            (source, lang, path) for lang, path in found if languages is None or lang in languages
-        ]
+            files.append(translated[lang])
+    for source in spec.sources:
+        if source.split != "train":
+            files += [
+                (source, lang, path)
+                for lang, path in _source_paths(spec, raw, source)
+                if languages is None or lang in languages
+            ]
+    files += [
+        (user_file_source(spec, path, "dev"), lang, path) for lang, path in train.dev_files.items()
+    ]
     return files
+
+
+def _source_paths(spec: TaskSpec, raw: Path, source: Source) -> list[tuple[str, Path]]:
+    if "*" in source.pattern and "{lang}" not in source.pattern:
+        found = [(source.lang, path) for path in sorted(raw.glob(source.pattern))]
+    elif "{lang}" not in source.pattern:
+        return [(source.lang, raw / source.pattern)]
+    else:
+        found = _glob_languages(spec, raw, source.pattern)
+    if not found and source.split != "test":
+        raise DataError(raw / source.pattern, f"no file matches this {source.split} pattern")
+    return found
 
 
 def _glob_languages(spec: TaskSpec, raw: Path, pattern: str) -> list[tuple[str, Path]]:

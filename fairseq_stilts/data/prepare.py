@@ -3,7 +3,9 @@
 Layout (the same that stock ``sentence_prediction`` reads): ``input0/``, ``input1/`` (one per
 input field; for multiple choice ``input0`` is the context and ``input1..inputN`` the N choices)
 and ``label/`` (the class, or the gold choice's index ``"0".."N-1"``), each with ``dict.txt`` and the binarized subsets ``train``, ``valid``
-(English dev), ``valid.<lang>`` and ``test.<lang>``; plus ``manifest.json``.
+(English dev), ``valid.<lang>`` and ``test.<lang>``; plus ``manifest.json``. Training data in
+other languages than English alone (``train``, see :class:`TrainLanguages`) also gives one
+``train.<lang>`` per language, ``train`` being their concatenation.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from fairseq.data import Dictionary
 from fairseq_stilts import __version__
 from fairseq_stilts.data.encoder import DICT_FILE, SPM_FILE, PieceEncoder, file_sha256
 from fairseq_stilts.data.examples import (
+    ENGLISH,
     Part,
     check_languages,
     parts_from_files,
@@ -34,6 +37,7 @@ from fairseq_stilts.data.qa_prepare import (
     qa_parts,
     write_qa_subset,
 )
+from fairseq_stilts.data.train_languages import TrainLanguages
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.registry import get_spec
 from fairseq_stilts.writes import replace_folder
@@ -65,8 +69,11 @@ def prepare_task(
     force: bool = False,
     max_seq_length: int = 0,
     qa: QAOptions | None = None,
+    train: TrainLanguages = ENGLISH,
 ) -> dict:
     """Read, check, encode and binarize a task's data into ``out``; return the manifest.
+
+    ``train`` chooses the training languages and files (default: the spec's English ones).
 
     ``max_seq_length`` (tagging and span QA; default the spec's) is the longest input the model
     sees, ``<s>`` and ``</s>`` included: longer sentences are split into pieces at word
@@ -79,8 +86,17 @@ def prepare_task(
         raise StiltsError(f"{out} already exists (pass --force to replace it)")
     if (raw is None) == (not hf):
         raise StiltsError("give exactly one of a raw data folder or --hf LANG=PATH datasets")
+    if spec.family == "mlm":  # raw multilingual text: fairseq_stilts/data/mlm_prepare.py
+        from fairseq_stilts.data.mlm_prepare import prepare_mlm  # it imports this module
+
+        return prepare_mlm(raw, out, model_dir, languages, workers)
     if languages:
         check_languages(spec, languages, "--languages")
+    if train != ENGLISH and (raw is None or spec.family == "tagging"):
+        raise StiltsError(
+            f"task {task!r}: --train-languages, --train-file and --no-english-train need a raw "
+            "data folder of a classification, multiple-choice or span-QA task"
+        )
     encoder = PieceEncoder(model_dir)  # checks the model folder before any data is read
     wanted = set(languages) | {"en"} if languages else None
     labels = spec.labels
@@ -88,13 +104,13 @@ def prepare_task(
         if raw is None:
             raise StiltsError(f"task {task!r}: --hf datasets are not supported for span QA yet")
         qa = qa or QAOptions()
-        parts = qa_parts(spec, Path(raw), wanted, qa.skip_mismatched_answers)
+        parts = qa_parts(spec, Path(raw), wanted, qa.skip_mismatched_answers, train)
     elif spec.family == "tagging" and raw is None:
         parts, labels = tagging_parts_from_hf(spec, hf)
     elif spec.family == "tagging":
         parts, labels = tagging_parts_from_files(spec, Path(raw), wanted)
     elif raw is not None:
-        parts = parts_from_files(spec, Path(raw), wanted)
+        parts = parts_from_files(spec, Path(raw), wanted, train)
     else:
         parts = parts_from_hf(spec, hf)
     if languages:
@@ -120,11 +136,13 @@ def prepare_task(
             manifest = _write_tagging(spec, subsets, labels, encoder, limit, tmp, Path(model_dir))
             replace_folder(tmp, out)
             return manifest
-        texts = [t for members in subsets.values() for p in members for t in p.texts]
-        encoded = iter(_encode_all(texts, encoder, workers))
+        # a part can be in two subsets (train and train.<lang>): encode it once
+        distinct = list({id(p): p for members in subsets.values() for p in members}.values())
+        encoded = iter(_encode_all([t for p in distinct for t in p.texts], encoder, workers))
+        rows_of = {id(p): [[next(encoded) for _ in t] for t in p.texts] for p in distinct}
         label_dict = _label_dictionary(spec.labels, subsets["train"])
         for subset, members in subsets.items():
-            rows = [[next(encoded) for _ in range(len(t))] for p in members for t in p.texts]
+            rows = [row for p in members for row in rows_of[id(p)]]
             labels = [label for p in members for label in p.labels]
             for i in range(len(spec.field_names)):
                 write_indexed(
@@ -148,12 +166,25 @@ def prepare_task(
 
 
 def _subsets(parts: list[Part], task: str) -> dict[str, list[Part]]:
-    """Group parts into fairseq subsets: train, valid (English dev), valid.<lang>, test.<lang>."""
+    """Group parts into fairseq subsets: train (train.<lang> too unless it is English only),
+    valid (English dev), valid.<lang>, test.<lang>, and valid.all (every dev language's
+    examples together) where there is dev data in several languages."""
     subsets: dict[str, list[Part]] = {"train": [p for p in parts if p.split == "train"]}
+    train_languages = _train_languages(subsets["train"])
+    if list(train_languages) != ["en"]:
+        for lang, count in train_languages.items():
+            subsets[f"train.{lang}"] = [p for p in subsets["train"] if p.lang == lang]
+            if not count:
+                origins = ", ".join(p.origin for p in subsets[f"train.{lang}"])
+                raise StiltsError(
+                    f"task {task!r}: no training examples in language {lang} ({origins})"
+                )
     subsets["valid"] = [p for p in parts if p.split == "dev" and p.lang == "en"]
     for split, prefix in (("dev", "valid"), ("test", "test")):
         for lang in sorted({p.lang for p in parts if p.split == split}):
             subsets[f"{prefix}.{lang}"] = [p for p in parts if p.split == split and p.lang == lang]
+    if len({p.lang for p in parts if p.split == "dev"}) > 1:  # to select on every dev language
+        subsets["valid.all"] = [p for p in parts if p.split == "dev"]
     for name in ("train", "valid"):
         if not any(p.texts for p in subsets[name]):
             what = "training" if name == "train" else "English dev"
@@ -161,6 +192,15 @@ def _subsets(parts: list[Part], task: str) -> dict[str, list[Part]]:
                 f"task {task!r}: no {what} examples found (subset {name!r} would be empty)"
             )
     return subsets
+
+
+def _train_languages(train: list[Part]) -> dict[str, int]:
+    """Training examples per language, in the order of the ``train`` subset (whose languages
+    follow each other: see :func:`~fairseq_stilts.data.examples.source_files`)."""
+    counts: dict[str, int] = {}
+    for part in train:
+        counts[part.lang] = counts.get(part.lang, 0) + len(part.texts)
+    return counts
 
 
 def _encode_all(
@@ -203,6 +243,7 @@ def _manifest(spec, subsets: dict[str, list[Part]], model_dir: Path) -> dict:
             split: sorted({p.lang for ps in subsets.values() for p in ps if p.split == split})
             for split in ("train", "dev", "test")
         },
+        "train_languages": _train_languages(subsets["train"]),
         "subsets": {
             name: {"count": sum(len(p.texts) for p in ps), "skipped": sum(p.skipped for p in ps)}
             for name, ps in subsets.items()

@@ -1,7 +1,7 @@
 """stilts-prepare for span QA: SQuAD-format files -> windows, answer positions, decoding data.
 
-Layout of the data folder (subsets as for every task: ``train``, ``valid``, ``valid.<lang>``,
-``test.<lang>``):
+Layout of the data folder (subsets as for every task: ``train``, with multilingual training data
+also ``train.<lang>``, ``valid``, ``valid.<lang>``, ``test.<lang>``):
 
 - ``input0/<subset>``: one row per window, ``<s> question </s> </s> context piece </s>``;
 - ``windows.<subset>.npy``: per window (question index, doc_start, doc_len, context_offset,
@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from fairseq_stilts.data.encoder import PieceEncoder
-from fairseq_stilts.data.examples import Part, source_files
+from fairseq_stilts.data.examples import ENGLISH, Part, source_files
 from fairseq_stilts.data.indexed import write_indexed
 from fairseq_stilts.data.qa_windows import answer_token_span, tokenize_with_offsets, windows
 from fairseq_stilts.data.squad_json import Question, read_squad_json
+from fairseq_stilts.data.train_languages import TrainLanguages
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.registry import TaskSpec
 
@@ -47,19 +48,24 @@ class QAOptions:
 
 
 def qa_parts(
-    spec: TaskSpec, raw: Path, languages: set[str] | None, skip_mismatched_answers: bool
+    spec: TaskSpec,
+    raw: Path,
+    languages: set[str] | None,
+    skip_mismatched_answers: bool,
+    train: TrainLanguages = ENGLISH,
 ) -> list[Part]:
-    """Questions of every file of the spec's layout, checked; training keeps English only."""
+    """Questions of every file of the spec's layout (training files: those of ``train``),
+    checked; a multilingual training file (TyDiQA's) gives its English questions only."""
     parts = []
-    for source, lang, path in source_files(spec, raw, languages):
+    for source, lang, path in source_files(spec, raw, languages, train):
         by_lang: dict[str, list[Question]] = {}
         for question in read_squad_json(path):
             q_lang = question.id_language if lang == ID_LANGUAGE else lang
             by_lang.setdefault(q_lang, []).append(question)
         for q_lang, questions in sorted(by_lang.items()):
-            if (source.split == "train" and q_lang != "en") or (
-                languages is not None and q_lang not in languages
-            ):
+            if source.split == "train" and lang == ID_LANGUAGE and q_lang != "en":
+                continue
+            if source.split != "train" and languages is not None and q_lang not in languages:
                 continue
             part = Part(source.split, q_lang, str(path))
             for question in questions:
@@ -112,7 +118,8 @@ def write_qa_subset(
     stride: int,
     max_query_length: int,
 ) -> int:
-    """Write one subset's windows (and decoding data unless it is ``train``); return the windows."""
+    """Write one subset's windows (and decoding data unless it is for training); return the
+    windows."""
     dictionary = encoder.dictionary
     contexts: dict[str, object] = {}
     rows, table, offsets, records = [], [], [], []
@@ -134,7 +141,7 @@ def write_qa_subset(
             table.append(
                 (index, window.doc_start, window.doc_len, window.context_offset, *positions)
             )
-        if subset != "train":
+        if not is_training_subset(subset):
             offsets.append(np.concatenate([context.starts, context.ends]))
             records.append(
                 {"id": question.id, "lang": lang_of[index], "context": question.context,
@@ -142,11 +149,16 @@ def write_qa_subset(
             )  # fmt: skip
     write_indexed(out / "input0" / subset, rows, len(dictionary))
     np.save(out / f"windows.{subset}.npy", np.array(table, dtype=np.int64).reshape(-1, 6))
-    if subset != "train":
+    if not is_training_subset(subset):
         write_indexed(out / "offsets" / subset, offsets, OFFSETS_DTYPE_BOUND)
         lines = (json.dumps(r, ensure_ascii=False) for r in records)
         (out / f"questions.{subset}.jsonl").write_text("".join(f"{line}\n" for line in lines))
     return len(rows)
+
+
+def is_training_subset(subset: str) -> bool:
+    """``train`` and the per-language ``train.<lang>``: no decoding data."""
+    return subset == "train" or subset.startswith("train.")
 
 
 def check_window_options(max_length: int, stride: int, max_query_length: int) -> None:

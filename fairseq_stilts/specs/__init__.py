@@ -1,3 +1,3 @@
-"""The 18 built-in task specs: nine intermediate tasks and the nine XTREME targets."""
+"""The built-in task specs: nine intermediate tasks, the nine XTREME targets and masked-LM."""
 
-from fairseq_stilts.specs import intermediate, xtreme  # noqa: F401
+from fairseq_stilts.specs import auxiliary, intermediate, xtreme  # noqa: F401

@@ -51,11 +51,25 @@ def _english_classification(
     )
 
 
+# Translated training data (translate-train, SPEC.md section 4): a ``{lang}`` training source is
+# read only for the languages asked for with stilts-prepare --train-languages.
+XNLI_MT_COLUMNS = {"sentence1": "premise", "sentence2": "hypo", "label": "label"}
 _english_classification(
     "mnli",
     "MultiNLI (GLUE), matched dev",
     NLI_LABELS,
-    _glue_pairs(NLI_COLUMNS, dev="dev_matched.tsv"),
+    (
+        *_glue_pairs(NLI_COLUMNS, dev="dev_matched.tsv"),
+        Source(
+            "train",
+            "XNLI-MT-1.0/multinli/multinli.train.{lang}.tsv",
+            "tsv",
+            XNLI_MT_COLUMNS,
+            lang="{lang}",
+            header=True,
+        ),
+    ),
+    label_aliases={"contradictory": "contradiction"},  # XNLI-MT's spelling
 )
 _english_classification(
     "anli_plus",
@@ -87,7 +101,14 @@ _english_classification(
     input_fields=("sentence",),
 )
 
-for _name, _version in (("squad", "1.1"), ("squad_v2", "2.0")):
+# XTREME's translate-train of SQuAD v1.1
+SQUAD_TRANSLATED = Source(
+    "train", "translate-train/squad.translate.train.en-{lang}.json", "squad_json", {}, lang="{lang}"
+)
+for _name, _version, _translated in (
+    ("squad", "1.1", (SQUAD_TRANSLATED,)),
+    ("squad_v2", "2.0", ()),
+):
     register_spec(
         TaskSpec(
             name=_name,
@@ -102,6 +123,7 @@ for _name, _version in (("squad", "1.1"), ("squad_v2", "2.0")):
             sources=(
                 Source("train", f"train-v{_version}.json", "squad_json", {}),
                 Source("dev", f"dev-v{_version}.json", "squad_json", {}),
+                *_translated,
             ),
         )
     )

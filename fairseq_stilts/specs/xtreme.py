@@ -60,7 +60,18 @@ register_spec(
         max_length=256,
         input_fields=("sentence1", "sentence2"),
         labels=("0", "1"),
-        sources=_xtreme_layout("tsv", PAIR_COLUMNS),
+        sources=(
+            *_xtreme_layout("tsv", PAIR_COLUMNS),
+            # PAWS-X's machine-translated training data (read only when asked for)
+            Source(
+                "train",
+                "{lang}/translated_train.tsv",
+                "tsv",
+                {"sentence1": "sentence1", "sentence2": "sentence2", "label": "label"},
+                lang="{lang}",
+                header=True,
+            ),
+        ),
     )
 )
 

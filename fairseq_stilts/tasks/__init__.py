@@ -6,7 +6,9 @@
 from fairseq.tasks import register_task
 
 from fairseq_stilts.registry import all_specs
+from fairseq_stilts.tasks import multitask  # noqa: F401  (registers stilts_multitask)
 from fairseq_stilts.tasks.classification import ClassificationConfig, ClassificationTask
+from fairseq_stilts.tasks.mlm import MLMConfig, MLMTask
 from fairseq_stilts.tasks.multiple_choice import MultipleChoiceTask
 from fairseq_stilts.tasks.retrieval import RetrievalConfig, RetrievalTask
 from fairseq_stilts.tasks.span_qa import SpanQAConfig, SpanQATask
@@ -14,6 +16,7 @@ from fairseq_stilts.tasks.tagging import TaggingTask
 
 FAMILY_TASKS = {
     "classification": (ClassificationTask, ClassificationConfig),
+    "mlm": (MLMTask, MLMConfig),
     "multiple_choice": (MultipleChoiceTask, ClassificationConfig),
     "retrieval": (RetrievalTask, RetrievalConfig),
     "span_qa": (SpanQATask, SpanQAConfig),

@@ -3,7 +3,9 @@
 Reads folders made by ``stilts-prepare``. Subsets are ``train``, ``valid`` (English dev),
 ``valid.<lang>`` and ``test.<lang>``. Training batches hold examples of similar length (see
 :class:`LengthGroupedDataset`), which removes most padding compared with stock
-``sentence_prediction``'s random batches.
+``sentence_prediction``'s random batches. Multilingual training data (``train`` concatenating
+``train.<lang>``) trains on chosen languages, concatenated or sampled with an exponent
+(``--train-languages``, ``--language-sampling-alpha``: :class:`LanguageSampledDataset`).
 
 With ``--predictions-dir DIR`` every evaluated subset's predictions go to
 ``DIR/<subset>.<rank>.jsonl``, one JSON line ``{"id": ..., "prediction": ...}`` per example (see
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 from fairseq.data import (
     ConcatSentencesDataset,
     Dictionary,
@@ -35,6 +38,7 @@ from fairseq.distributed import utils as distributed_utils
 from fairseq.tasks import FairseqTask
 from omegaconf import II, MISSING
 
+from fairseq_stilts.data.language_sampling import LanguageSampledDataset
 from fairseq_stilts.data.length_grouped import LengthGroupedDataset
 from fairseq_stilts.data.prepare import read_manifest
 from fairseq_stilts.errors import StiltsError
@@ -66,6 +70,20 @@ class ClassificationConfig(FairseqDataclass):
         metadata={
             "help": "write the predictions of every evaluated subset to "
             "DIR/<subset>.<rank>.jsonl (one JSON line per example: id, prediction)"
+        },
+    )
+    train_languages: str = field(
+        default="",
+        metadata={
+            "help": "comma-separated languages of the data's training subsets to train on, e.g. "
+            "en,de (default: all that stilts-prepare wrote)"
+        },
+    )
+    language_sampling_alpha: float = field(
+        default=0.0,
+        metadata={
+            "help": "0: concatenate the training languages; A > 0: each epoch samples language l "
+            "with probability ~ n_l ** A (XLM-R's sampling), epoch size the sum of the n_l"
         },
     )
     seed: int = II("common.seed")
@@ -178,10 +196,55 @@ class ClassificationTask(FairseqTask):
             offset=-self.label_dictionary.nspecial,
         )
 
-    def _set_dataset(self, split: str, dataset, sizes):
-        self.datasets[split] = LengthGroupedDataset(dataset, sizes)
+    def _set_dataset(self, split: str, dataset, sizes, example_sizes=None):
+        """Wrap ``dataset`` for batching by ``sizes``; ``example_sizes`` is each example's own
+        size where that differs (span QA: a question's longest window, against its padded
+        windows), and is what language sampling groups by."""
+        ranges = self._language_ranges(len(dataset)) if split == "train" else None
+        if ranges is None:
+            self.datasets[split] = LengthGroupedDataset(dataset, sizes)
+        else:
+            alpha = self.cfg.language_sampling_alpha or 0.0
+            self.datasets[split] = LanguageSampledDataset(
+                dataset,
+                sizes if example_sizes is None else example_sizes,
+                ranges,
+                alpha,
+                self.cfg.seed,
+            )
         logger.info(f"{self.spec.name}: loaded {split} with {len(dataset)} examples")
         return self.datasets[split]
+
+    def _language_ranges(self, size: int) -> dict[str, tuple[int, int]] | None:
+        """(start, count) in ``train`` of each chosen training language, or None to train on
+        ``train`` as it is (no --train-languages and no --language-sampling-alpha)."""
+        chosen = [lang for lang in (self.cfg.train_languages or "").split(",") if lang]
+        if not chosen and not self.cfg.language_sampling_alpha:
+            return None
+        counts = self.manifest.get("train_languages")
+        where = f"{self.cfg.data}/manifest.json"
+        if counts is None:
+            raise StiltsError(
+                f"{where}: records no training languages; prepare the data again with this "
+                "version of stilts-prepare to use --train-languages/--language-sampling-alpha"
+            )
+        if sum(counts.values()) != size:
+            raise StiltsError(
+                f"{where}: train_languages add up to {sum(counts.values())} examples, but the "
+                f"train subset has {size}"
+            )
+        unknown = sorted(set(chosen) - set(counts))
+        if unknown:
+            raise StiltsError(
+                f"--train-languages: {unknown} not in the training data of {self.cfg.data} "
+                f"(it has: {','.join(counts)})"
+            )
+        starts = np.cumsum([0, *counts.values()])[:-1]
+        return {
+            lang: (int(start), n)
+            for (lang, n), start in zip(counts.items(), starts, strict=True)
+            if not chosen or lang in chosen
+        }
 
     def get_batch_iterator(self, dataset, **kwargs):
         # This fairseq drops the last batch whenever its size is not a multiple of

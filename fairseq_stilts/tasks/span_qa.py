@@ -21,7 +21,7 @@ from fairseq.data import (
     data_utils,
 )
 
-from fairseq_stilts.data.qa_prepare import WINDOW_COLUMNS
+from fairseq_stilts.data.qa_prepare import WINDOW_COLUMNS, is_training_subset
 from fairseq_stilts.data.row_groups import RowGroupsDataset
 from fairseq_stilts.data.span_decoding import WindowScores, decode_answer
 from fairseq_stilts.errors import StiltsError
@@ -92,9 +92,9 @@ class SpanQATask(ClassificationTask):
             },
             sizes=[tokens.sizes],
         )
-        questions = self._load_questions(split) if split != "train" else None
+        questions = None if is_training_subset(split) else self._load_questions(split)
         dataset = QuestionsDataset(rows, tokens.sizes, table, questions)
-        return self._set_dataset(split, dataset, dataset.padded)
+        return self._set_dataset(split, dataset, dataset.padded, dataset.sizes)
 
     def _load_questions(self, split: str) -> list[dict]:
         data = Path(self.cfg.data)

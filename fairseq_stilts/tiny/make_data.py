@@ -1,4 +1,5 @@
-"""Generate the tiny multilingual NLI, paraphrase, MLM, retrieval and multiple-choice fixture data.
+"""Generate the tiny multilingual NLI, paraphrase, MLM, retrieval and multiple-choice fixture data
+(and the XNLI-MT translations of the tiny MNLI training set).
 
 Run ``python -m fairseq_stilts.tiny.make_data``; each run rewrites ``data/`` byte-identically.
 """
@@ -298,7 +299,11 @@ def main() -> None:
     write(OUT_DIR / "mnli/train.tsv", mnli_rows(random.Random(SEED + 1), mnli_train, 1))
     mnli_dev = nli_items(random.Random(SEED + 4), dev, 45)
     write(OUT_DIR / "mnli/dev_matched.tsv", mnli_rows(random.Random(SEED + 3), mnli_dev, 5))
-    rename = {"contradiction": "contradictory"}  # XTREME's English XNLI train spelling
+    rename = {"contradiction": "contradictory"}  # XTREME's English XNLI train spelling, XNLI-MT's
+    for li, lang in enumerate(LANGS[1:], start=1):  # XNLI-MT's translations of the MNLI train
+        rows = [[*p[li], rename.get(lab, lab)] for p, lab in mnli_train]
+        path = OUT_DIR / f"mnli/XNLI-MT-1.0/multinli/multinli.train.{lang}.tsv"
+        write(path, [["premise", "hypo", "label"], *rows])
     xnli_train = nli_items(random.Random(SEED + 5), train, 180)
     write(OUT_DIR / "xnli/train-en.tsv", [[*p[0], rename.get(lab, lab)] for p, lab in xnli_train])
     paws_train = para_items(random.Random(SEED + 6), train, 120)

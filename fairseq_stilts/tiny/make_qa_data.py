@@ -1,6 +1,6 @@
 """Generate the tiny span-QA fixture data in the real on-disk layouts (SPEC.md section 4).
 
-SQuAD v1.1/v2.0 (``squad/``), XQuAD (``xquad/``), MLQA (``mlqa/MLQA_V1/``) and TyDiQA-GoldP
+SQuAD v1.1/v2.0 (``squad/``, with XTREME's translate-train of v1.1 in de/es/fr), XQuAD (``xquad/``), MLQA (``mlqa/MLQA_V1/``) and TyDiQA-GoldP
 (``tydiqa/``, multilingual files whose ids start with the language's name). A context says where
 (and, in en/de/es/fr, when) a few people work; questions ask for the place or the time. Run
 ``python -m fairseq_stilts.tiny.make_qa_data``; each run rewrites the files byte-identically.
@@ -121,6 +121,16 @@ def write_json(path: Path, document: dict) -> None:
     path.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
+def write_translate_train(state: tuple, count: int, names: list[str]) -> None:
+    """XTREME's translate-train of SQuAD v1.1 train in de, es and fr: the same draws as the
+    English file (``state``: its generator's state before it), so the same facts and questions."""
+    for lang in ("de", "es", "fr"):
+        rng = random.Random()
+        rng.setstate(state)
+        doc = document(rng, [(lang, count)], names, lambda lang, i: f"train-{i}")
+        write_json(OUT_DIR / f"squad/translate-train/squad.translate.train.en-{lang}.json", doc)
+
+
 def main() -> None:
     """Write every span-QA fixture file under ``OUT_DIR``."""
     names = list(GENDER)
@@ -128,10 +138,13 @@ def main() -> None:
     rng = random.Random(SEED + 70)
     for version, impossible in (("1.1", False), ("2.0", True)):
         for split, split_names, count in (("train", train, 40), ("dev", dev, 10)):
+            state = rng.getstate()
             doc = document(
                 rng, [("en", count)], split_names, lambda lang, i, s=split: f"{s}-{i}", impossible
             )
             write_json(OUT_DIR / f"squad/{split}-v{version}.json", doc)
+            if (split, version) == ("train", "1.1"):
+                write_translate_train(state, count, split_names)
     for lang in ("en", "de", "es"):
         doc = document(rng, [(lang, 8)], test, lambda lang, i: f"xquad-{lang}-{i}")
         write_json(OUT_DIR / f"xquad/xquad.{lang}.json", doc)

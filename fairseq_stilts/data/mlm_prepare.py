@@ -1,0 +1,103 @@
+"""Raw multilingual text -> the data folder of the ``mlm`` task (masked-LM co-training).
+
+The raw folder holds one UTF-8 file per language, ``<lang>.txt``, one sentence per line; blank
+lines are skipped (and counted). Every 50th sentence of a language (its 50th, 100th, ... non-blank
+line) is held out for validation; a language of fewer than 50 sentences has no held-out ones.
+The data folder holds ``dict.txt`` (the model's), ``train.<lang>`` and ``valid.<lang>`` (fairseq
+indexed datasets of ``pieces </s>``, encoded with the model's sentencepiece) and
+``manifest.json`` (languages, line counts, sha256 of every source and of the dictionary).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from fairseq_stilts import __version__
+from fairseq_stilts.data.encoder import DICT_FILE, SPM_FILE, PieceEncoder, file_sha256
+from fairseq_stilts.data.indexed import write_indexed
+from fairseq_stilts.data.prepare import MANIFEST, _encode_all
+from fairseq_stilts.errors import DataError, StiltsError
+from fairseq_stilts.writes import replace_folder
+
+TASK = "mlm"
+VALID_EVERY = 50  # every 50th sentence of a language is held out for validation
+
+
+def text_files(raw: Path, languages: list[str] | None) -> dict[str, Path]:
+    """``{lang: RAW/<lang>.txt}`` for the requested languages (default: every file there)."""
+    found = {path.stem: path for path in sorted(Path(raw).glob("*.txt"))}
+    if not found:
+        raise StiltsError(f"{raw}: no <lang>.txt files (one sentence per line) found")
+    missing = sorted(set(languages or ()) - set(found))
+    if missing:
+        names = ", ".join(path.name for path in found.values())
+        raise StiltsError(f"--languages: no text file for {missing} in {raw}; found: {names}")
+    return {lang: found[lang] for lang in sorted(languages or found)}
+
+
+def read_sentences(path: Path) -> tuple[list[str], int]:
+    """The non-blank lines of ``path`` (stripped) and the number of blank ones."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    sentences = [line.strip() for line in lines if line.strip()]
+    if not sentences:
+        raise DataError(path, "no text: the file is empty or holds only blank lines")
+    return sentences, len(lines) - len(sentences)
+
+
+def prepare_mlm(
+    raw: Path | None,
+    out: Path,
+    model_dir: Path,
+    languages: list[str] | None = None,
+    workers: int = 2,
+) -> dict:
+    """Encode ``RAW/<lang>.txt`` into the ``mlm`` data folder ``out``, atomically; return the
+    manifest. Every file is read and checked before anything is written."""
+    if raw is None:
+        raise StiltsError("task 'mlm' reads a folder of <lang>.txt files, not --hf datasets")
+    encoder = PieceEncoder(model_dir)
+    files = text_files(Path(raw), languages)
+    texts = {lang: read_sentences(path) for lang, path in files.items()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        subsets, sources = {}, []
+        for lang, (sentences, blank) in texts.items():
+            encoded = _encode_all([(s,) for s in sentences], encoder, workers)
+            held_out = set(range(VALID_EVERY - 1, len(encoded), VALID_EVERY))
+            split = {
+                "train": [ids for i, ids in enumerate(encoded) if i not in held_out],
+                "valid": [encoded[i] for i in sorted(held_out)],
+            }
+            for name, rows in split.items():
+                if rows:
+                    write_indexed(tmp / f"{name}.{lang}", rows, len(encoder.dictionary))
+                    subsets[f"{name}.{lang}"] = {"count": len(rows)}
+            path = files[lang]
+            sources.append({"path": str(path), "lang": lang, "sentences": len(sentences),
+                            "blank_lines": blank, "sha256": file_sha256(path)})  # fmt: skip
+        shutil.copyfile(Path(model_dir) / DICT_FILE, tmp / DICT_FILE)
+        manifest = {
+            "task": TASK,
+            "family": TASK,
+            "languages": {
+                "train": sorted(files),
+                "dev": sorted(lang for lang in files if f"valid.{lang}" in subsets),
+                "test": [],
+            },
+            "valid_every": VALID_EVERY,
+            "subsets": dict(sorted(subsets.items())),
+            "sources": sources,
+            "dictionary_sha256": file_sha256(Path(model_dir) / DICT_FILE),
+            "sentencepiece_sha256": file_sha256(Path(model_dir) / SPM_FILE),
+            "created_by": f"fairseq-stilts {__version__}",
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        replace_folder(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
