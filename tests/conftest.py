@@ -87,3 +87,32 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def run_two_ranks(command: list[str]) -> list[str]:
+    """Run ``command`` (a fairseq-train command line) as two explicitly started gloo ranks on
+    this machine; return each rank's output, after checking that both succeeded."""
+    init = f"tcp://127.0.0.1:{free_port()}"
+    ranks = [
+        subprocess.Popen(
+            [
+                *command,
+                "--distributed-world-size",
+                "2",
+                "--distributed-rank",
+                str(rank),
+                "--distributed-init-method",
+                init,
+                "--distributed-no-spawn",
+                "--distributed-backend",
+                "gloo",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        for rank in range(2)
+    ]
+    outputs = [p.communicate(timeout=300)[0] for p in ranks]
+    assert all(p.returncode == 0 for p in ranks), outputs[0][-3000:] + outputs[1][-3000:]
+    return outputs

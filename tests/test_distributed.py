@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 import torch
-from conftest import free_port, logged, train_args
+from conftest import logged, run_two_ranks, train_args
 
 from fairseq_stilts.cli.fairseq_tools import USER_DIR, fairseq_executable
 
@@ -25,29 +25,7 @@ def test_two_ranks_match_one_process_with_the_doubled_batch(tmp_path, prepared, 
             "--user-dir", USER_DIR, "--no-save-optimizer-state",
         ]  # fmt: skip
 
-    init = f"tcp://127.0.0.1:{free_port()}"
-    ranks = [
-        subprocess.Popen(
-            [
-                *args("ddp"),
-                "--distributed-world-size",
-                "2",
-                "--distributed-rank",
-                str(r),
-                "--distributed-init-method",
-                init,
-                "--distributed-no-spawn",
-                "--distributed-backend",
-                "gloo",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )  # fmt: skip
-        for r in range(2)
-    ]
-    outputs = [p.communicate(timeout=300)[0] for p in ranks]
-    assert all(p.returncode == 0 for p in ranks), outputs[0][-3000:] + outputs[1][-3000:]
+    outputs = run_two_ranks(args("ddp"))
     # Gradient accumulation over 2 batches of 8 sees the same batches as 2 ranks of 8 each.
     single = subprocess.run([*args("single"), "--update-freq", "2"], capture_output=True, text=True)
     assert single.returncode == 0, single.stderr[-3000:]

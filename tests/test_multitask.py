@@ -13,7 +13,7 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
-from conftest import fairseq, free_port, logged, train_args
+from conftest import fairseq, logged, run_two_ranks, train_args
 from fairseq import tasks as fairseq_tasks
 from omegaconf import OmegaConf
 
@@ -235,29 +235,7 @@ def test_two_ranks_match_one_process_with_the_doubled_batch(prepared, tiny_model
                                  "--no-save-optimizer-state"),
                 "--user-dir", USER_DIR]  # fmt: skip
 
-    init = f"tcp://127.0.0.1:{free_port()}"
-    ranks = [
-        subprocess.Popen(
-            [
-                *args("ddp"),
-                "--distributed-world-size",
-                "2",
-                "--distributed-rank",
-                str(r),
-                "--distributed-init-method",
-                init,
-                "--distributed-no-spawn",
-                "--distributed-backend",
-                "gloo",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )  # fmt: skip
-        for r in range(2)
-    ]
-    outputs = [p.communicate(timeout=300)[0] for p in ranks]
-    assert all(p.returncode == 0 for p in ranks), outputs[0][-3000:] + outputs[1][-3000:]
+    outputs = run_two_ranks(args("ddp"))
     single = subprocess.run([*args("single"), "--update-freq", "2"], capture_output=True, text=True)
     assert single.returncode == 0, single.stderr[-3000:]
     distributed = logged(outputs[0], "train_inner", "loss")
