@@ -21,7 +21,7 @@ from fairseq_stilts.errors import StiltsError
 EMBEDDINGS = "encoder.sentence_encoder.embed_tokens.weight"
 
 
-class _DictionaryOnlyTask:
+class DictionaryOnlyTask:
     """What RoBERTa's ``build_model`` asks of a task: the dictionaries."""
 
     def __init__(self, dictionary: Dictionary) -> None:
@@ -54,7 +54,7 @@ def load_encoder(checkpoint: str | Path, model_dir: str | Path) -> RobertaModel:
             f"{checkpoint}: the checkpoint's vocabulary has {weights.size(0)} entries but "
             f"{dict_path} (+ <mask>) has {len(dictionary)}: pass the model folder it was trained from"
         )
-    model = build_model(model_cfg, _DictionaryOnlyTask(dictionary))
+    model = build_model(model_cfg, DictionaryOnlyTask(dictionary))
     result = model.load_state_dict(state["model"], strict=False, model_cfg=model_cfg)
     missing = [key for key in result.missing_keys if key.startswith("encoder.sentence_encoder.")]
     if missing:

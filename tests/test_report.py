@@ -1,0 +1,218 @@
+"""stilts-report and the results store, on a hand-made results file (no fairseq runs)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from fairseq_stilts.cli.report import main
+from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.results.bootstrap import paired_bootstrap_ci
+from fairseq_stilts.results.report import AVERAGE, build_report
+from fairseq_stilts.results.store import CorruptRowWarning, append_rows, load_rows, read_rows
+
+SETTINGS = {"none": [], "mnli": ["en"], "mnli-multilingual": ["en", "de", "fr"]}
+# (setting, seed) -> (target, metric) -> language -> value
+VALUES = {
+    ("none", 1): {
+        ("xnli", "accuracy"): {"en": 80.0, "de": 70.0},
+        ("xquad", "f1"): {"en": 80.0, "de": 60.0},
+        ("xquad", "exact_match"): {"en": 70.0, "de": 50.0},
+        ("udpos", "seqeval_f1"): {"en": 90.0, "de": 80.0},
+        ("udpos", "token_accuracy"): {"en": 95.0, "de": 85.0},
+        ("tatoeba", "accuracy"): {"de": 50.0, "fr": 40.0},
+    },
+    ("none", 2): {
+        ("xnli", "accuracy"): {"en": 82.0, "de": 72.0},
+        ("xquad", "f1"): {"en": 82.0, "de": 62.0},
+        ("xquad", "exact_match"): {"en": 72.0, "de": 52.0},
+        ("udpos", "seqeval_f1"): {"en": 90.0, "de": 82.0},
+        ("udpos", "token_accuracy"): {"en": 96.0, "de": 86.0},
+        ("tatoeba", "accuracy"): {"de": 52.0, "fr": 42.0},
+    },
+    ("mnli", 1): {
+        ("xnli", "accuracy"): {"en": 84.0, "de": 74.0},
+        ("xquad", "f1"): {"en": 84.0, "de": 64.0},
+        ("xquad", "exact_match"): {"en": 74.0, "de": 54.0},
+        ("udpos", "seqeval_f1"): {"en": 91.0, "de": 81.0},
+        ("udpos", "token_accuracy"): {"en": 96.0, "de": 86.0},
+        ("tatoeba", "accuracy"): {"de": 50.0, "fr": 40.0},
+    },
+    ("mnli", 2): {
+        ("xnli", "accuracy"): {"en": 86.0, "de": 76.0},
+        ("xquad", "f1"): {"en": 86.0, "de": 66.0},
+        ("xquad", "exact_match"): {"en": 76.0, "de": 56.0},
+        ("udpos", "seqeval_f1"): {"en": 91.0, "de": 83.0},
+        ("udpos", "token_accuracy"): {"en": 97.0, "de": 87.0},
+        ("tatoeba", "accuracy"): {"de": 54.0, "fr": 44.0},
+    },
+    ("mnli-multilingual", 1): {
+        ("xnli", "accuracy"): {"en": 85.0, "de": 79.0},
+        ("xquad", "f1"): {"en": 85.0, "de": 71.0},
+        ("xquad", "exact_match"): {"en": 75.0, "de": 61.0},
+        ("udpos", "seqeval_f1"): {"en": 93.0, "de": 84.0},
+        ("udpos", "token_accuracy"): {"en": 97.0, "de": 88.0},
+        ("tatoeba", "accuracy"): {"de": 60.0, "fr": 50.0},
+    },
+    ("mnli-multilingual", 2): {
+        ("xnli", "accuracy"): {"en": 85.0, "de": 81.0},
+        ("xquad", "f1"): {"en": 87.0, "de": 73.0},
+        ("xquad", "exact_match"): {"en": 77.0, "de": 63.0},
+        ("udpos", "seqeval_f1"): {"en": 93.0, "de": 86.0},
+        ("udpos", "token_accuracy"): {"en": 98.0, "de": 89.0},
+        ("tatoeba", "accuracy"): {"de": 56.0, "fr": 46.0},
+    },
+}
+
+
+def make_rows() -> list[dict]:
+    rows = []
+    for (setting, seed), by_metric in VALUES.items():
+        for (target, metric), by_lang in by_metric.items():
+            for lang, value in by_lang.items():
+                rows.append({
+                    "run": f"{setting}-{target}-s{seed}", "setting": setting,
+                    "intermediate_languages": SETTINGS[setting], "target": target,
+                    "language": lang, "split": "test", "metric": metric, "value": value,
+                    "seed": seed, "checkpoint": f"ckpt/{setting}-{target}-s{seed}/checkpoint_best.pt",
+                    "data_manifest_sha256": None if target == "tatoeba" else "ab" * 32,
+                })  # fmt: skip
+    return rows
+
+
+@pytest.fixture
+def store(tmp_path):
+    path = tmp_path / "results.jsonl"
+    append_rows(path, make_rows()[:10])
+    append_rows(path, make_rows()[10:])
+    return path
+
+
+def test_task_scores_average_deltas_and_seed_statistics(store):
+    report = build_report(read_rows(store), english="mnli", multilingual="mnli-multilingual")
+    scores = report.seed_scores
+    assert report.tasks == ["xnli", "udpos", "xquad", "tatoeba"]
+    assert report.average_tasks == report.tasks
+    # accuracy: mean over languages
+    assert scores["none", "xnli"] == {1: (80.0 + 70.0) / 2, 2: (82.0 + 72.0) / 2}
+    # QA: (mean EM + mean F1) / 2
+    assert scores["none", "xquad"][1] == ((70.0 + 50.0) / 2 + (80.0 + 60.0) / 2) / 2
+    assert scores["mnli-multilingual", "xquad"][2] == ((77.0 + 63.0) / 2 + (87.0 + 73.0) / 2) / 2
+    # POS: seqeval F1, not token accuracy
+    assert scores["mnli-multilingual", "udpos"][1] == (93.0 + 84.0) / 2
+    assert scores["mnli", "tatoeba"][2] == (54.0 + 44.0) / 2
+    # XTREME average per seed over the four tasks
+    assert scores["none", AVERAGE][1] == pytest.approx((75.0 + 65.0 + 85.0 + 45.0) / 4)
+    assert scores["none", AVERAGE][2] == pytest.approx((77.0 + 67.0 + 86.0 + 47.0) / 4)
+    assert scores["mnli", AVERAGE][1] == pytest.approx((79.0 + 69.0 + 86.0 + 45.0) / 4)
+    assert scores["mnli", AVERAGE][2] == pytest.approx((81.0 + 71.0 + 87.0 + 49.0) / 4)
+    # mean and std (ddof=1) over the two seeds
+    xnli = report.summaries["none", "xnli"]
+    assert xnli.seeds == 2
+    assert xnli.mean == pytest.approx((75.0 + 77.0) / 2)
+    assert xnli.std == pytest.approx((((75.0 - 76.0) ** 2 + (77.0 - 76.0) ** 2) / (2 - 1)) ** 0.5)
+    average = report.summaries["mnli", AVERAGE]
+    mnli_avg = [(79.0 + 69.0 + 86.0 + 45.0) / 4, (81.0 + 71.0 + 87.0 + 49.0) / 4]
+    assert average.mean == pytest.approx((mnli_avg[0] + mnli_avg[1]) / 2)
+    assert average.std == pytest.approx(abs(mnli_avg[0] - mnli_avg[1]) / 2**0.5)
+    # deltas against "none": difference of seed means
+    assert ("none", "xnli") not in report.deltas
+    assert report.deltas["mnli", "xnli"] == pytest.approx((79.0 + 81.0) / 2 - (75.0 + 77.0) / 2)
+    assert report.deltas["mnli-multilingual", "xnli"] == pytest.approx((82.0 + 83.0) / 2 - 76.0)
+    none_avg = [(75.0 + 65.0 + 85.0 + 45.0) / 4, (77.0 + 67.0 + 86.0 + 47.0) / 4]
+    assert report.deltas["mnli", AVERAGE] == pytest.approx(sum(mnli_avg) / 2 - sum(none_avg) / 2)
+    # per-language table: mean over seeds, non-official metrics too
+    assert report.language_tables["udpos", "token_accuracy"]["none"] == {
+        "en": (95.0 + 96.0) / 2, "de": (85.0 + 86.0) / 2,
+    }  # fmt: skip
+
+
+def test_english_vs_multilingual_paired_bootstrap(store):
+    report = build_report(read_rows(store), english="mnli", multilingual="mnli-multilingual")
+    by_task = {c.target: c for c in report.comparisons}
+    xnli = by_task["xnli"]
+    # per language, seeds averaged: en (85+85)/2 - (84+86)/2 = 0, de (79+81)/2 - (74+76)/2 = 5
+    assert xnli.languages == ("de", "en")
+    assert xnli.difference == pytest.approx(((85.0 + 85.0) / 2 - (84.0 + 86.0) / 2 + (79.0 + 81.0) / 2 - (74.0 + 76.0) / 2) / 2)  # fmt: skip
+    assert xnli.difference == pytest.approx(xnli.multilingual - xnli.english)
+    # two languages: resampled means are 0, 2.5 or 5; the 95% interval spans 0..5
+    assert (xnli.low, xnli.high) == (0.0, 5.0)
+    xquad = by_task["xquad"]
+    # language score (EM + F1) / 2: en 80 -> 81, de 60 -> 67
+    assert xquad.difference == pytest.approx(((81.0 - 80.0) + (67.0 - 60.0)) / 2)
+    assert xquad.low <= xquad.difference <= xquad.high
+    # tatoeba: every language gains the same, de (60+56)/2 - (50+54)/2 = fr (50+46)/2 - (40+44)/2
+    tatoeba = by_task["tatoeba"]
+    assert tatoeba.difference == pytest.approx(6.0)
+    assert tatoeba.low == pytest.approx(6.0) and tatoeba.high == pytest.approx(6.0)
+
+
+def test_bootstrap_contains_estimate_is_seeded_and_collapses():
+    multi = [70.0, 64.0, 81.0, 55.0, 60.0]
+    english = [68.0, 65.0, 75.0, 50.0, 61.0]
+    estimate, low, high = paired_bootstrap_ci(multi, english, resamples=2000, seed=3)
+    assert estimate == pytest.approx((2.0 - 1.0 + 6.0 + 5.0 - 1.0) / 5)
+    assert low < estimate < high
+    assert paired_bootstrap_ci(multi, english, resamples=2000, seed=3) == (estimate, low, high)
+    same = paired_bootstrap_ci([3.0, 5.5, 9.0], [1.0, 3.5, 7.0], resamples=500, seed=1)
+    assert same == pytest.approx((2.0, 2.0, 2.0))
+
+
+def test_corrupt_lines_are_reported_and_skipped(store):
+    lines = store.read_text().splitlines(keepends=True)
+    missing = json.loads(lines[4])
+    del missing["seed"]
+    lines[2:2] = ["{not json\n"]  # becomes line 3
+    lines[5:5] = [json.dumps(missing) + "\n"]  # becomes line 6
+    store.write_text("".join(lines))
+    rows, problems = load_rows(store)
+    assert len(rows) == len(make_rows())
+    assert len(problems) == 2
+    assert f"{store}:3: invalid JSON" in problems[0]
+    assert f"{store}:6:" in problems[1] and "seed" in problems[1]
+    with pytest.warns(CorruptRowWarning) as caught:
+        assert len(read_rows(store)) == len(make_rows())
+    assert [str(w.message) for w in caught] == problems
+
+
+def test_append_checks_rows_and_survives_a_torn_line(tmp_path):
+    path = tmp_path / "results.jsonl"
+    good, bad = make_rows()[:2]
+    bad["value"] = "high"
+    with pytest.raises(StiltsError, match="'value'"):
+        append_rows(path, [good, bad])
+    assert not path.exists()  # all or nothing
+    path.write_text(json.dumps(good)[:40])  # a writer died mid-line
+    append_rows(path, [good])
+    rows, problems = load_rows(path)
+    assert [r.value for r in rows] == [good["value"]]
+    assert len(problems) == 1 and ":1:" in problems[0]
+
+
+def test_cli_writes_markdown_csv_and_plots(store, tmp_path, capsys):
+    out = tmp_path / "report"
+    main([str(store), "--out", str(out), "--english", "mnli", "--multilingual", "mnli-multilingual"])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "# X-STILTs results" in printed and f"wrote {out / 'report.md'}" in printed
+    for name in ("report.md", "task_scores.csv", "seed_scores.csv", "english_vs_multilingual.csv",
+                 "languages_xnli_accuracy.csv", "languages_udpos_token_accuracy.csv"):  # fmt: skip
+        assert (out / name).is_file(), name
+    for name in ("delta_heatmap.png", "english_vs_multilingual.png"):
+        data = (out / name).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 1000
+        assert f"wrote {out / name}" in printed
+    with open(out / "task_scores.csv") as handle:
+        table = {(r["setting"], r["task"]): r for r in csv.DictReader(handle)}
+    assert float(table["mnli", "xnli"]["mean"]) == pytest.approx((79.0 + 81.0) / 2)
+    assert float(table["mnli", "xnli"]["delta_vs_none"]) == pytest.approx(80.0 - 76.0)
+    assert table["none", "xnli"]["delta_vs_none"] == ""
+    assert "The average is over 4 of the 9 XTREME tasks: xnli, udpos, xquad, tatoeba." in printed
+
+
+def test_cli_refuses_one_sided_comparison(store, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(store), "--out", str(tmp_path / "r"), "--english", "mnli"])
+    assert exit_info.value.code == 2
+    assert "--multilingual" in capsys.readouterr().err
