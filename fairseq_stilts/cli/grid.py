@@ -1,0 +1,50 @@
+"""stilts-grid: run an X-STILTs experiment grid (intermediate setting x target x seed) from a plan.
+
+Every run's commands are written to GRID/runs/<id>/commands.sh; runs execute through submitit, one
+job per (setting, seed) chain (its intermediate training, then its targets), locally or on SLURM.
+Finished runs (GRID/runs/<id>/done) are skipped; rerunning the same command continues a grid, and
+an interrupted training resumes from its checkpoint_last.pt. Results go to GRID/results.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from fairseq_stilts.cli.main import cli
+from fairseq_stilts.grid.folder import claim, is_done, write_commands
+from fairseq_stilts.grid.plan import parse_plan, read_plan
+from fairseq_stilts.grid.runs import expand
+from fairseq_stilts.grid.schedule import EXECUTORS, make_executor, schedule
+
+
+@cli
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="stilts-grid", description=__doc__)
+    parser.add_argument("plan", type=Path, help="plan YAML")
+    parser.add_argument("--out", type=Path, required=True, help="grid folder")
+    parser.add_argument("--parallel", type=int, default=1, help="chains running at once")
+    parser.add_argument("--executor", choices=EXECUTORS, default="local")
+    parser.add_argument("--dry-run", action="store_true", help="write the commands, run nothing")
+    args = parser.parse_args(argv)
+    if args.parallel < 1:
+        parser.error("--parallel must be at least 1")
+    plan = parse_plan(read_plan(args.plan))
+    grid = args.out.absolute()
+    claim(grid, args.plan, args.plan.read_text(encoding="utf-8"))
+    chains = expand(plan, grid)
+    for chain in chains:
+        for run in chain:
+            write_commands(grid, run)
+    if args.dry_run:
+        for run in (run for chain in chains for run in chain):
+            state = "done" if is_done(grid, run.id) else "to run"
+            print(f"{run.id}: {state} ({grid / 'runs' / run.id / 'commands.sh'})")
+        return
+    executor = make_executor(grid, args.executor, plan.resources)
+    outcomes = schedule(grid, chains, executor, args.parallel)
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "failed", "blocked")}  # fmt: skip
+    print("grid: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + f"; results: {grid / 'results.jsonl'}")  # fmt: skip
+    if counts["failed"] or counts["blocked"]:
+        sys.exit(1)

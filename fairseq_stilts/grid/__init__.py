@@ -1,0 +1,2 @@
+"""The experiment grid: a plan of intermediate settings x targets x seeds, expanded into runs of
+standard fairseq / stilts commands, executed through submitit (locally or on SLURM)."""

@@ -1,0 +1,59 @@
+"""The grid folder: a copy of its plan, and per run ``runs/<id>/`` with ``commands.sh``, ``log.txt``,
+its checkpoints and results, and the ``done`` marker written once its results are stored."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import yaml
+
+from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.grid.runs import Run, run_dir
+from fairseq_stilts.writes import write_atomic
+
+PLAN_COPY = "plan.yaml"
+RESULTS_STORE = "results.jsonl"
+# Keys that may change between invocations on one grid folder (they do not change any result).
+MUTABLE_KEYS = ("resources",)
+
+
+def claim(grid: Path, plan_path: Path, plan_text: str) -> None:
+    """Make ``grid`` the folder of this plan (storing a copy), or check that it already is."""
+    copy = grid / PLAN_COPY
+    if copy.is_file():
+        if _fixed(yaml.safe_load(copy.read_text(encoding="utf-8"))) != _fixed(yaml.safe_load(plan_text)):  # fmt: skip
+            raise StiltsError(
+                f"{grid} holds a grid made from a different plan ({copy}, not {plan_path}); to "
+                f"continue that grid run `stilts-grid {copy} --out {grid}`, or give the new plan "
+                "a new --out folder"
+            )
+        return
+    grid.mkdir(parents=True, exist_ok=True)
+    write_atomic(copy, plan_text)
+
+
+def _fixed(plan: dict) -> dict:
+    return {k: v for k, v in plan.items() if k not in MUTABLE_KEYS}
+
+
+def write_commands(grid: Path, run: Run) -> Path:
+    """Write the run's command lines as ``runs/<id>/commands.sh``, for a user to copy."""
+    lines = ["#!/usr/bin/env bash", f"# grid run {run.id}", "set -euo pipefail"]
+    lines += [shlex.join(command) for command in run.commands]
+    path = run_dir(grid, run.id) / "commands.sh"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, "\n".join(lines) + "\n")
+    return path
+
+
+def done_marker(grid: Path, run_id: str) -> Path:
+    return run_dir(grid, run_id) / "done"
+
+
+def is_done(grid: Path, run_id: str) -> bool:
+    return done_marker(grid, run_id).is_file()
+
+
+def log_path(grid: Path, run_id: str) -> Path:
+    return run_dir(grid, run_id) / "log.txt"

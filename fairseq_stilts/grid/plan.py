@@ -1,0 +1,167 @@
+"""A grid plan (YAML): the pretrained model, intermediate settings, targets, seeds and options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.registry import all_specs
+from fairseq_stilts.tasks.multitask import FAMILY_CRITERIA
+
+PLAN_KEYS = ("model", "data", "settings", "targets", "seeds", "train", "retrieval_raw",
+             "checkpoint", "resources")  # fmt: skip
+REQUIRED = ("model", "data", "settings", "targets", "seeds")
+SETTING_KEYS = ("name", "tasks", "data", "options")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One intermediate setting: no tasks means no intermediate training."""
+
+    name: str
+    tasks: tuple[str, ...]
+    data: dict[str, Path]  # task -> its data folder
+    options: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    model: Path
+    data: Path
+    settings: tuple[Setting, ...]
+    targets: tuple[str, ...]
+    seeds: tuple[int, ...]
+    target_data: dict[str, Path]  # trainable target -> data folder; retrieval target -> raw folder
+    train: str = ""
+    checkpoint: str = "checkpoint_last.pt"
+    resources: dict[str, Any] = field(default_factory=dict)
+
+
+def intermediate_tasks() -> list[str]:
+    """Tasks a setting can train on (every family with a criterion)."""
+    return sorted(n for n, s in all_specs().items() if s.family in FAMILY_CRITERIA)
+
+
+def target_tasks() -> list[str]:
+    return sorted(n for n, s in all_specs().items() if s.role == "target")
+
+
+def is_retrieval(task: str) -> bool:
+    return all_specs()[task].family == "retrieval"
+
+
+def read_plan(path: str | Path) -> dict:
+    """The plan file's content as loaded by YAML (a mapping)."""
+    path = Path(path)
+    if not path.is_file():
+        raise StiltsError(f"{path}: plan not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise StiltsError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise StiltsError(f"{path}: a plan is a mapping with keys {', '.join(PLAN_KEYS)}")
+    return raw
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read and check a plan; a StiltsError names the bad key. Paths are relative to the
+    current directory, as on a command line."""
+    return parse_plan(read_plan(path))
+
+
+def parse_plan(raw: dict) -> Plan:
+    _known_keys("plan", raw, PLAN_KEYS)
+    missing = [key for key in REQUIRED if key not in raw]
+    if missing:
+        raise StiltsError(f"plan lacks key(s) {', '.join(missing)}")
+    model = _folder("model", raw["model"])
+    if not (model / "model.pt").is_file():
+        raise StiltsError(f"model: {model} has no model.pt")
+    data = _folder("data", raw["data"])
+    settings = [_setting(i, s, data) for i, s in enumerate(_list("settings", raw["settings"]))]
+    _unique("settings", [s.name for s in settings])
+    targets = [str(t) for t in _list("targets", raw["targets"])]
+    _unique("targets", targets)
+    seeds = _list("seeds", raw["seeds"])
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise StiltsError(f"seeds: a list of integers, got {seeds!r}")
+    _unique("seeds", seeds)
+    retrieval_raw = raw.get("retrieval_raw") or {}
+    if not isinstance(retrieval_raw, dict):
+        raise StiltsError("retrieval_raw: a mapping of retrieval task -> raw folder")
+    target_data = {}
+    for target in targets:
+        if target not in target_tasks():
+            raise StiltsError(f"targets: unknown target {target!r}; valid: {', '.join(target_tasks())}")  # fmt: skip
+        if is_retrieval(target):
+            if target not in retrieval_raw:
+                raise StiltsError(f"retrieval_raw.{target}: raw folder of target {target!r} not given")  # fmt: skip
+            target_data[target] = _folder(f"retrieval_raw.{target}", retrieval_raw[target])
+        else:
+            target_data[target] = _folder(f"targets: {target} (data folder)", data / target)
+    resources = raw.get("resources") or {}
+    if not isinstance(resources, dict):
+        raise StiltsError("resources: a mapping of submitit parameters (timeout_min, slurm_partition, ...)")  # fmt: skip
+    return Plan(
+        model=model, data=data, settings=tuple(settings), targets=tuple(targets), seeds=tuple(seeds),
+        target_data=target_data, train=str(raw.get("train") or ""),
+        checkpoint=str(raw.get("checkpoint") or "checkpoint_last.pt"), resources=resources,
+    )  # fmt: skip
+
+
+def _setting(index: int, raw: Any, data: Path) -> Setting:
+    if not isinstance(raw, dict) or "name" not in raw:
+        raise StiltsError(f"settings[{index}]: a mapping with keys {', '.join(SETTING_KEYS)} (name required)")  # fmt: skip
+    name = str(raw["name"])
+    where = f"settings[{index}] ({name})"
+    if not name or "/" in name or name.startswith("."):
+        raise StiltsError(f"{where}: name must be non-empty, without '/' and not start with '.'")
+    _known_keys(where, raw, SETTING_KEYS)
+    tasks = [str(t) for t in raw.get("tasks") or []]
+    _unique(f"{where}.tasks", tasks)
+    valid = intermediate_tasks()
+    unknown = [t for t in tasks if t not in valid]
+    if unknown:
+        raise StiltsError(f"{where}.tasks: unknown task(s) {unknown}; valid: {', '.join(valid)}")
+    overrides = raw.get("data") or {}
+    if not isinstance(overrides, dict):
+        raise StiltsError(f"{where}.data: a mapping of task -> data folder")
+    stray = sorted(set(overrides) - set(tasks))
+    if stray:
+        raise StiltsError(f"{where}.data: {stray} not among the setting's tasks {tasks}")
+    folders = {
+        t: _folder(f"{where}.data.{t}" if t in overrides else f"{where}.tasks: {t} (data folder)",
+                   overrides.get(t, data / t))
+        for t in tasks
+    }  # fmt: skip
+    return Setting(name, tuple(tasks), folders, str(raw.get("options") or ""))
+
+
+def _known_keys(where: str, raw: dict, valid: tuple[str, ...]) -> None:
+    unknown = sorted(str(k) for k in set(raw) - set(valid))
+    if unknown:
+        raise StiltsError(f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(valid)}")  # fmt: skip
+
+
+def _list(key: str, value: Any) -> list:
+    if not isinstance(value, list) or not value:
+        raise StiltsError(f"{key}: a non-empty list, got {value!r}")
+    return value
+
+
+def _unique(key: str, values: list) -> None:
+    repeated = sorted({str(v) for v in values if values.count(v) > 1})
+    if repeated:
+        raise StiltsError(f"{key}: named more than once: {', '.join(repeated)}")
+
+
+def _folder(key: str, value: Any) -> Path:
+    path = Path(str(value)).absolute()
+    if not path.is_dir():
+        raise StiltsError(f"{key}: folder {path} not found")
+    return path

@@ -1,0 +1,93 @@
+"""Expansion of a plan into runs: each a list of standard fairseq-train / stilts-eval /
+stilts-retrieve command lines. Runs come in chains, one per (setting, seed): the intermediate
+training (none for a setting without tasks), then every target, which start from its checkpoint."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from fairseq_stilts.cli.fairseq_tools import USER_DIR
+from fairseq_stilts.grid.plan import Plan, Setting, is_retrieval
+from fairseq_stilts.registry import get_spec
+from fairseq_stilts.tasks.multitask import FAMILY_CRITERIA
+
+RESULTS = "results.json"  # what a target run's evaluation writes, in its run folder
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of the grid; ``target`` is None for an intermediate training."""
+
+    id: str
+    setting: str
+    seed: int
+    target: str | None
+    commands: tuple[tuple[str, ...], ...]
+    needs: str | None  # the run whose checkpoint this one starts from
+    intermediate_data: tuple[Path, ...]  # the setting's data folders (their manifests' languages)
+
+
+def run_dir(grid: Path, run_id: str) -> Path:
+    return grid / "runs" / run_id
+
+
+def expand(plan: Plan, grid: Path) -> list[list[Run]]:
+    """The plan's chains of runs, one per (setting, seed), in plan order."""
+    grid = Path(grid).absolute()
+    chains = []
+    for setting in plan.settings:
+        for seed in plan.seeds:
+            chain: list[Run] = []
+            start = plan.model / "model.pt"
+            base = f"{setting.name}/s{seed}"
+            data = tuple(setting.data[t] for t in setting.tasks)
+            if setting.tasks:
+                save = run_dir(grid, base) / "checkpoints"
+                train = _intermediate_command(plan, setting, seed, save)
+                chain.append(Run(base, setting.name, seed, None, (train,), None, data))
+                start = save / plan.checkpoint
+            for target in plan.targets:
+                run_id = f"{base}/{target}"
+                commands = _target_commands(plan, target, seed, start, run_dir(grid, run_id))
+                needs = chain[0].id if chain else None
+                chain.append(Run(run_id, setting.name, seed, target, commands, needs, data))
+            chains.append(chain)
+    return chains
+
+
+def criterion(task: str) -> str:
+    """The criterion that trains ``task`` alone (its family's)."""
+    return FAMILY_CRITERIA[get_spec(task).family]["_name"]
+
+
+def _train(data: Path, task: str, crit: str, init: Path, seed: int, save: Path) -> list[str]:
+    return ["fairseq-train", str(data), "--user-dir", USER_DIR, "--task", task,
+            "--criterion", crit, "--finetune-from-model", str(init), "--seed", str(seed),
+            "--save-dir", str(save)]  # fmt: skip
+
+
+def _intermediate_command(plan: Plan, setting: Setting, seed: int, save: Path) -> tuple[str, ...]:
+    init = plan.model / "model.pt"
+    if len(setting.tasks) == 1:
+        task = setting.tasks[0]
+        command = _train(setting.data[task], task, criterion(task), init, seed, save)
+    else:
+        command = _train(plan.data, "stilts_multitask", "stilts_multitask", init, seed, save)
+        paths = ",".join(f"{t}={setting.data[t]}" for t in setting.tasks)
+        command += ["--tasks", ",".join(setting.tasks), "--task-data", paths]
+    return (*command, *shlex.split(plan.train), *shlex.split(setting.options))
+
+
+def _target_commands(
+    plan: Plan, target: str, seed: int, start: Path, folder: Path
+) -> tuple[tuple[str, ...], ...]:
+    data, out = plan.target_data[target], str(folder / RESULTS)
+    if is_retrieval(target):
+        return (("stilts-retrieve", target, str(data), "--path", str(start),
+                 "--model-dir", str(plan.model), "--out", out),)  # fmt: skip
+    save = folder / "checkpoints"
+    train = (*_train(data, target, criterion(target), start, seed, save), *shlex.split(plan.train))
+    evaluate = ("stilts-eval", target, str(data), "--path", str(save / plan.checkpoint), "--out", out)  # fmt: skip
+    return train, evaluate

@@ -1,0 +1,198 @@
+"""stilts-grid: plan checks, expansion into runs, the grid folder, and a real tiny grid."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import train_args
+
+from fairseq_stilts.cli.grid import main
+from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.grid.execute import Outcome, run_chain
+from fairseq_stilts.grid.folder import claim, done_marker
+from fairseq_stilts.grid.plan import parse_plan
+from fairseq_stilts.grid.runs import expand
+from fairseq_stilts.results.store import read_rows
+from fairseq_stilts.tiny import DATA_DIR
+
+
+def world(tmp_path: Path) -> dict:
+    """A plan over empty stand-in folders (enough to check and expand it)."""
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "model.pt").write_bytes(b"")
+    for name in ("mnli", "mnli-mt", "squad", "xnli", "tatoeba"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+    return {
+        "model": str(tmp_path / "model"),
+        "data": str(tmp_path / "data"),
+        "settings": [
+            {"name": "none", "tasks": []},
+            {"name": "mnli", "tasks": ["mnli"]},
+            {
+                "name": "mnli-multilingual",
+                "tasks": ["mnli"],
+                "data": {"mnli": str(tmp_path / "data" / "mnli-mt")},
+            },  # fmt: skip
+            {"name": "multitask", "tasks": ["mnli", "squad"], "options": "--sampler uniform"},
+        ],
+        "targets": ["xnli", "tatoeba"],
+        "seeds": [1, 2],
+        "train": "--arch xlmr_tiny --max-update 5",
+        "retrieval_raw": {"tatoeba": str(tmp_path / "data" / "tatoeba")},
+    }
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda p: p.update(sedes=[1]), "unknown key(s) sedes"),
+        (lambda p: p["settings"][1].update(task=["mnli"]), "settings[1] (mnli): unknown key(s) task"),
+        (lambda p: p["settings"][1].update(tasks=["mlni"]), "unknown task(s) ['mlni']; valid: anli_plus"),
+        (lambda p: p.update(targets=["xnli", "nxli"]), "unknown target 'nxli'; valid: bucc, mlqa"),
+        (lambda p: p["settings"][2]["data"].update(mnli="/nowhere"), "settings[2] (mnli-multilingual).data.mnli: folder /nowhere not found"),  # fmt: skip
+        (lambda p: p.update(targets=["pawsx"]), "targets: pawsx (data folder)"),
+        (lambda p: p.pop("retrieval_raw"), "retrieval_raw.tatoeba"),
+        (lambda p: p.update(seeds=[1, 1]), "seeds: named more than once: 1"),
+        (lambda p: p.pop("model"), "plan lacks key(s) model"),
+    ],
+)  # fmt: skip
+def test_bad_plans_name_the_key(tmp_path, change, message):
+    plan = world(tmp_path)
+    change(plan)
+    with pytest.raises(StiltsError) as err:
+        parse_plan(plan)
+    assert message in str(err.value)
+
+
+def test_expansion_shares_intermediate_runs(tmp_path):
+    plan = parse_plan(world(tmp_path))
+    chains = expand(plan, tmp_path / "grid")
+    ids = [[run.id for run in chain] for chain in chains]
+    assert ids[0] == ["none/s1/xnli", "none/s1/tatoeba"]
+    assert ids[2] == ["mnli/s1", "mnli/s1/xnli", "mnli/s1/tatoeba"]
+    assert len(chains) == 8 and sum(map(len, ids)) == 8 * 2 + 6  # 6 intermediate trainings
+    intermediate, xnli, tatoeba = chains[2]
+    train = list(intermediate.commands[0])
+    assert train[:2] == ["fairseq-train", str(tmp_path / "data" / "mnli")]
+    assert train[train.index("--task") + 1] == "mnli"
+    assert train[train.index("--criterion") + 1] == "stilts_classification"
+    assert train[train.index("--finetune-from-model") + 1] == str(tmp_path / "model" / "model.pt")
+    checkpoint = str(tmp_path / "grid" / "runs" / "mnli" / "s1" / "checkpoints" / "checkpoint_last.pt")  # fmt: skip
+    assert xnli.needs == tatoeba.needs == "mnli/s1"
+    target = list(xnli.commands[0])
+    assert target[target.index("--finetune-from-model") + 1] == checkpoint
+    assert target[target.index("--criterion") + 1] == "stilts_classification"
+    assert xnli.commands[1][:2] == ("stilts-eval", "xnli")
+    assert tatoeba.commands[0][:2] == ("stilts-retrieve", "tatoeba")
+    assert tatoeba.commands[0][tatoeba.commands[0].index("--path") + 1] == checkpoint
+    none_xnli = list(chains[0][0].commands[0])
+    assert none_xnli[none_xnli.index("--finetune-from-model") + 1] == str(tmp_path / "model" / "model.pt")  # fmt: skip
+    mt = list(chains[4][0].commands[0])
+    assert mt[1] == str(tmp_path / "data" / "mnli-mt")
+    multi = list(chains[6][0].commands[0])
+    assert multi[multi.index("--task") + 1] == multi[multi.index("--criterion") + 1] == "stilts_multitask"  # fmt: skip
+    assert multi[multi.index("--tasks") + 1] == "mnli,squad"
+    assert multi[-2:] == ["--sampler", "uniform"] and "--max-update" in multi
+
+
+def test_dry_run_writes_commands_and_refuses_another_plan(tmp_path, capsys):
+    plan = world(tmp_path)
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    grid = tmp_path / "grid"
+    main([str(path), "--out", str(grid), "--dry-run"])
+    assert "mnli/s2/xnli: to run" in capsys.readouterr().out
+    script = (grid / "runs" / "mnli" / "s1" / "xnli" / "commands.sh").read_text()
+    assert "fairseq-train" in script and "stilts-eval xnli" in script
+    assert (grid / "plan.yaml").read_text() == path.read_text()
+    plan["seeds"] = [1, 2, 3]
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump(plan))
+    with pytest.raises(SystemExit) as exit_:
+        main([str(other), "--out", str(grid), "--dry-run"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "different plan" in err and f"stilts-grid {grid / 'plan.yaml'} --out {grid}" in err
+    claim(
+        grid, path, yaml.safe_dump({**plan_of(path), "resources": {"timeout_min": 5}})
+    )  # resources may change
+
+
+def plan_of(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def test_done_runs_are_skipped_and_dependents_of_failures_blocked(tmp_path):
+    plan = parse_plan(world(tmp_path))
+    grid = tmp_path / "grid"
+    intermediate, xnli, tatoeba = expand(plan, grid)[2]
+    done_marker(grid, intermediate.id).parent.mkdir(parents=True)
+    done_marker(grid, intermediate.id).write_text("")
+    done_marker(grid, xnli.id).parent.mkdir(parents=True)
+    done_marker(grid, xnli.id).write_text("")
+    outcomes = run_chain(grid, [intermediate, xnli])
+    assert outcomes == [Outcome("mnli/s1", "skipped"), Outcome("mnli/s1/xnli", "skipped")]
+    done_marker(grid, intermediate.id).unlink()  # the intermediate's data folder is empty: it fails
+    outcomes = run_chain(grid, [intermediate, xnli, tatoeba])
+    assert [o.status for o in outcomes] == ["failed", "skipped", "blocked"]
+    assert "log: " + str(grid / "runs" / "mnli" / "s1" / "log.txt") in outcomes[0].detail
+
+
+def tiny_train_options() -> str:
+    """The fast tiny-model options of conftest.train_args, less what the grid sets per run."""
+    args = train_args("xnli", Path("DATA"), Path("INIT"), Path("SAVE"), 6)[1:]
+    per_run = {"--task", "--criterion", "--finetune-from-model", "--seed", "--save-dir"}
+    keep = [a for i, a in enumerate(args) if a not in per_run and args[i - 1] not in per_run]
+    return " ".join(keep)
+
+
+@pytest.mark.slow
+def test_tiny_grid_end_to_end(tmp_path, tiny_model, prepared, capsys):
+    prepared("mnli")
+    data = prepared("xnli").parent
+    broken = tmp_path / "broken-mnli"
+    broken.mkdir()
+    plan = {
+        "model": str(tiny_model), "data": str(data),
+        "settings": [{"name": "none", "tasks": []}, {"name": "mnli", "tasks": ["mnli"]}],
+        "targets": ["xnli", "tatoeba"], "seeds": [1], "train": tiny_train_options(),
+        "retrieval_raw": {"tatoeba": str(DATA_DIR / "tatoeba")},
+    }  # fmt: skip
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    grid = tmp_path / "grid"
+    main([str(path), "--out", str(grid), "--parallel", "2"])
+    out = capsys.readouterr().out
+    assert "grid: 5/5 runs done" in out and "5 done, 0 skipped, 0 failed" in out
+    rows = read_rows(grid / "results.jsonl")
+    assert {r.run for r in rows} == {"none/s1/xnli", "none/s1/tatoeba", "mnli/s1/xnli", "mnli/s1/tatoeba"}  # fmt: skip
+    xnli = [r for r in rows if r.run == "mnli/s1/xnli"]
+    assert {r.language for r in xnli} == {"en", "de", "es", "fr"} and xnli[0].metric == "accuracy"
+    assert xnli[0].intermediate_languages == ("en",) and xnli[0].data_manifest_sha256
+    assert all(r.intermediate_languages == () for r in rows if r.setting == "none")
+    assert all(r.seed == 1 and r.split == "test" for r in rows)
+    for run in ("none/s1/xnli", "none/s1/tatoeba", "mnli/s1", "mnli/s1/xnli", "mnli/s1/tatoeba"):
+        assert done_marker(grid, run).is_file()
+    count = len(rows)
+    main([str(path), "--out", str(grid)])
+    out = capsys.readouterr().out
+    assert "grid: 5/5 runs done" in out and "0 done, 5 skipped, 0 failed" in out
+    assert len(read_rows(grid / "results.jsonl")) == count
+
+    # a failing run is reported with its log; the other chain runs on
+    plan["settings"] = [{"name": "broken", "tasks": ["mnli"], "data": {"mnli": str(broken)}},
+                        {"name": "none", "tasks": []}]  # fmt: skip
+    plan["targets"] = ["tatoeba"]
+    path.write_text(yaml.safe_dump(plan))
+    grid = tmp_path / "grid-broken"
+    with pytest.raises(SystemExit) as exit_:
+        main([str(path), "--out", str(grid)])
+    assert exit_.value.code == 1
+    out = capsys.readouterr().out
+    assert f"failed: broken/s1: fairseq-train exited with 1; log: {grid / 'runs/broken/s1/log.txt'}" in out  # fmt: skip
+    assert "blocked: broken/s1/tatoeba: broken/s1 failed" in out
+    assert "grid: 1/3 runs done" in out
+    assert [json.loads(line)["run"] for line in (grid / "results.jsonl").read_text().splitlines()][0] == "none/s1/tatoeba"  # fmt: skip
