@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import glob
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from fairseq_stilts.data.encoder import file_sha256
 from fairseq_stilts.data.prepare import MANIFEST, read_manifest
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.registry import TaskSpec, get_spec
-from fairseq_stilts.writes import replace_folder, write_atomic
+from fairseq_stilts.writes import folder_written_atomically, write_atomic
 
 # Tasks that report more than their official metric (the official one first).
 EXTRA_METRICS = {"udpos": ("token_accuracy",)}
@@ -142,15 +141,9 @@ def submission_text(spec: TaskSpec, predictions: list) -> str:
 def write_folder(out: Path, files: dict[str, str]) -> None:
     """Write ``files`` (name -> text) as the folder ``out``, all at once: they are written into a
     hidden temporary folder beside it, which is then renamed (replacing an old ``out``)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with folder_written_atomically(out) as tmp:
         for name, text in files.items():
             (tmp / name).write_text(text, encoding="utf-8")
-        replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def parse_validate_output(output: str, subsets: list[str]) -> dict[str, dict]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from argparse import Namespace
 from pathlib import Path
 
@@ -37,7 +36,7 @@ from fairseq_stilts.data.encoder import DICT_FILE, SPM_FILE
 from fairseq_stilts.errors import DataError
 from fairseq_stilts.models.stilts_xlmr import StiltsXLMRModel
 from fairseq_stilts.retrieval.checkpoint import DictionaryOnlyTask
-from fairseq_stilts.writes import replace_folder
+from fairseq_stilts.writes import folder_written_atomically
 
 FAIRSEQ_LAYER_NORM_EPS = 1e-5  # fairseq's LayerNorm default, used throughout its RoBERTa
 MODEL_FILE = "model.pt"
@@ -128,9 +127,7 @@ def convert_from_hf(model_dir: str | Path, out: str | Path) -> list[str]:
     if not spm_model.is_file():
         raise DataError(spm_model, "missing: the tokenizer's sentencepiece model is needed")
     state = read_weights(model_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with folder_written_atomically(out) as tmp:
         shutil.copyfile(spm_model, tmp / SPM_FILE)
         (tmp / DICT_FILE).write_text(dictionary_text(spm_model), encoding="utf-8")
         dictionary = Dictionary.load(str(tmp / DICT_FILE))
@@ -162,10 +159,6 @@ def convert_from_hf(model_dir: str | Path, out: str | Path) -> list[str]:
             "extra_state": {"train_iterator": {"epoch": 1, "iterations_in_epoch": 0, "version": 2}},
         }
         torch.save(checkpoint, tmp / MODEL_FILE)
-        replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     notes = [f"not converted: {name}" for name in sorted(state)]
     if any(k.startswith(FAIRSEQ_LM_HEAD) for k in result.missing_keys):
         notes.append("no LM head in the folder: model.pt has a freshly initialised one")

@@ -9,7 +9,6 @@ embedding is written as zeros (fairseq has none).
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -38,7 +37,7 @@ from fairseq_stilts.convert.vocab import check_dictionary
 from fairseq_stilts.data.encoder import DICT_FILE, SPM_FILE, dictionary_fingerprint
 from fairseq_stilts.errors import DataError, StiltsError
 from fairseq_stilts.models.stilts_xlmr import FINGERPRINT, PER_TOKEN, SPAN
-from fairseq_stilts.writes import replace_folder
+from fairseq_stilts.writes import folder_written_atomically
 
 LM = "lm"
 HEADS = "classification_heads."
@@ -168,17 +167,11 @@ def convert_to_hf(
         model.load_state_dict(hf_state(state, config.num_hidden_layers, head), strict=True)
     except KeyError as err:
         raise StiltsError(f"{checkpoint}: weight {err.args[0]} missing") from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with folder_written_atomically(out) as tmp:
         model.save_pretrained(tmp)
         shutil.copyfile(spm_model, tmp / SPM_FILE)
         tokenizer = XLMRobertaTokenizer.from_pretrained(
             tmp, model_max_length=model_cfg.max_positions
         )
         tokenizer.save_pretrained(tmp)
-        replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return type(model).__name__

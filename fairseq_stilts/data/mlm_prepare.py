@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
 from fairseq_stilts import __version__
@@ -20,7 +19,7 @@ from fairseq_stilts.data.encoder import DICT_FILE, SPM_FILE, PieceEncoder, file_
 from fairseq_stilts.data.indexed import write_indexed
 from fairseq_stilts.data.prepare import MANIFEST, _encode_all
 from fairseq_stilts.errors import DataError, StiltsError
-from fairseq_stilts.writes import replace_folder
+from fairseq_stilts.writes import folder_written_atomically
 
 TASK = "mlm"
 VALID_EVERY = 50  # every 50th sentence of a language is held out for validation
@@ -61,9 +60,7 @@ def prepare_mlm(
     encoder = PieceEncoder(model_dir)
     files = text_files(Path(raw), languages)
     texts = {lang: read_sentences(path) for lang, path in files.items()}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with folder_written_atomically(out) as tmp:
         subsets, sources = {}, []
         for lang, (sentences, blank) in texts.items():
             encoded = _encode_all([(s,) for s in sentences], encoder, workers)
@@ -96,8 +93,4 @@ def prepare_mlm(
             "created_by": f"fairseq-stilts {__version__}",
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-        replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest

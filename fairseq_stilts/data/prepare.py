@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -40,7 +39,7 @@ from fairseq_stilts.data.qa_prepare import (
 from fairseq_stilts.data.train_languages import TrainLanguages
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.registry import get_spec
-from fairseq_stilts.writes import replace_folder
+from fairseq_stilts.writes import folder_written_atomically
 
 MANIFEST = "manifest.json"
 
@@ -122,19 +121,15 @@ def prepare_task(
             )
     subsets = _subsets(parts, task)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with folder_written_atomically(out) as tmp:
         if spec.family == "span_qa":
             manifest = _write_span_qa(
                 spec, subsets, encoder, max_seq_length or spec.max_length, qa, tmp, Path(model_dir)
             )
-            replace_folder(tmp, out)
             return manifest
         if spec.family == "tagging":
             limit = max_seq_length or spec.max_length
             manifest = _write_tagging(spec, subsets, labels, encoder, limit, tmp, Path(model_dir))
-            replace_folder(tmp, out)
             return manifest
         # a part can be in two subsets (train and train.<lang>): encode it once
         distinct = list({id(p): p for members in subsets.values() for p in members}.values())
@@ -158,10 +153,6 @@ def prepare_task(
         label_dict.save(str(tmp / "label" / DICT_FILE))
         manifest = _manifest(spec, subsets, Path(model_dir))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-        replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest
 
 
