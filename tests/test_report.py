@@ -1,4 +1,8 @@
-"""stilts-report and the results store, on a hand-made results file (no fairseq runs)."""
+"""stilts-report and the results store, on a hand-made results file (no fairseq runs).
+
+The report tests run on both store formats: the same rows give the same numbers from JSON lines
+and from SQLite.
+"""
 
 from __future__ import annotations
 
@@ -82,12 +86,20 @@ def make_rows() -> list[dict]:
     return rows
 
 
-@pytest.fixture
-def store(tmp_path):
-    path = tmp_path / "results.jsonl"
+def write_store(path):
     append_rows(path, make_rows()[:10])
     append_rows(path, make_rows()[10:])
     return path
+
+
+@pytest.fixture(params=[".jsonl", ".sqlite"])
+def store(request, tmp_path):
+    return write_store(tmp_path / f"results{request.param}")
+
+
+@pytest.fixture
+def jsonl_store(tmp_path):
+    return write_store(tmp_path / "results.jsonl")
 
 
 def test_task_scores_average_deltas_and_seed_statistics(store):
@@ -160,7 +172,8 @@ def test_bootstrap_contains_estimate_is_seeded_and_collapses():
     assert same == pytest.approx((2.0, 2.0, 2.0))
 
 
-def test_corrupt_lines_are_reported_and_skipped(store):
+def test_corrupt_lines_are_reported_and_skipped(jsonl_store):
+    store = jsonl_store
     lines = store.read_text().splitlines(keepends=True)
     missing = json.loads(lines[4])
     del missing["seed"]
@@ -194,7 +207,8 @@ def test_append_checks_rows_and_survives_a_torn_line(tmp_path):
 def test_cli_writes_markdown_csv_and_plots(store, tmp_path, capsys):
     out = tmp_path / "report"
     main([str(store), "--out", str(out), "--english", "mnli", "--multilingual", "mnli-multilingual"])  # fmt: skip
-    printed = capsys.readouterr().out
+    printed, warned = capsys.readouterr()
+    assert "warning" not in warned
     assert "# X-STILTs results" in printed and f"wrote {out / 'report.md'}" in printed
     for name in ("report.md", "task_scores.csv", "seed_scores.csv", "english_vs_multilingual.csv",
                  "languages_xnli_accuracy.csv", "languages_udpos_token_accuracy.csv"):  # fmt: skip
@@ -216,3 +230,11 @@ def test_cli_refuses_one_sided_comparison(store, tmp_path, capsys):
         main([str(store), "--out", str(tmp_path / "r"), "--english", "mnli"])
     assert exit_info.value.code == 2
     assert "--multilingual" in capsys.readouterr().err
+
+
+def test_cli_help_names_both_formats(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "JSON lines (.jsonl) or SQLite (.sqlite, .sqlite3, .db)" in printed

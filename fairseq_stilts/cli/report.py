@@ -1,9 +1,10 @@
-"""stilts-report: the X-STILTs report of a results store (JSON lines, one row per metric value).
+"""stilts-report: the X-STILTs report of a results store (one row per metric value).
 
+The store is JSON lines (.jsonl) or SQLite (.sqlite, .sqlite3, .db), chosen by its suffix.
 Writes report.md, the tables as CSV and two PNG plots (delta against the baseline by
 intermediate setting x target task; English-only vs multilingual with paired bootstrap
-intervals) into --out, prints the Markdown and the paths. Unreadable store lines are reported
-with their line numbers and skipped.
+intervals) into --out, prints the Markdown and the paths. Unreadable store rows are reported
+with their line numbers (JSON lines) or rowids (SQLite) and skipped.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from fairseq_stilts.results.store import load_rows
 @cli
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="stilts-report", description=__doc__)
-    parser.add_argument("results", type=Path, help="results store (JSON lines)")
+    parser.add_argument("results", type=Path, help="results store: JSON lines (.jsonl) or SQLite (.sqlite, .sqlite3, .db)")  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, help="folder for the report files")
     parser.add_argument("--baseline", default="none", help="setting without intermediate training")
     parser.add_argument("--english", help="the English-only intermediate setting")

@@ -1,19 +1,19 @@
-"""The results store: one JSON object per line, appended and never rewritten.
+"""The results store: rows appended and never rewritten, as JSON lines or SQLite by suffix.
 
-Each evaluation of a grid run appends its rows (one per language and metric). A line that cannot
-be read back (invalid JSON, a missing or malformed field) is reported with its line number and
-skipped; the other rows are kept.
+Each evaluation of a grid run appends its rows (one per language and metric). The path's suffix
+picks the format: ``.jsonl`` (jsonl_store) or ``.sqlite``, ``.sqlite3``, ``.db`` (sqlite_store).
+A row that cannot be read back (a missing or malformed field) is reported with its line number
+or rowid and skipped; the other rows are kept.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from fairseq_stilts.errors import StiltsError
@@ -38,10 +38,12 @@ class Row:
 
 FIELDS = tuple(f.name for f in fields(Row))
 _TEXT = ("run", "setting", "target", "language", "split", "metric", "checkpoint")
+JSONL_SUFFIXES = (".jsonl",)
+SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 
 
 class CorruptRowWarning(UserWarning):
-    """A line of a results store that was skipped."""
+    """A row (line or SQLite row) of a results store that was skipped."""
 
 
 def to_row(data: Row | Mapping[str, Any]) -> Row:
@@ -73,54 +75,43 @@ def to_row(data: Row | Mapping[str, Any]) -> Row:
     return Row(**{**data, "intermediate_languages": tuple(languages), "value": float(value)})
 
 
+def _format(path: Path) -> ModuleType:
+    """The module that reads and writes the store at ``path``, chosen by its suffix."""
+    # imported here: both import Row and to_row from this module
+    from fairseq_stilts.results import jsonl_store, sqlite_store
+
+    if path.suffix in JSONL_SUFFIXES:
+        return jsonl_store
+    if path.suffix in SQLITE_SUFFIXES:
+        return sqlite_store
+    valid = ", ".join(JSONL_SUFFIXES + SQLITE_SUFFIXES)
+    raise StiltsError(f"results store {path}: unknown suffix {path.suffix or '(none)'!r}; valid: {valid}")  # fmt: skip
+
+
 def append_rows(path: str | Path, rows: Iterable[Row | Mapping[str, Any]]) -> None:
-    """Append ``rows`` to the store at ``path`` (created if absent), all or none, then fsync.
+    """Append ``rows`` to the store at ``path`` (created if absent), all or none, durably.
 
-    Every row is checked before anything is written. A last line left unterminated by an
-    interrupted writer is closed first, so that it stays one corrupt line and the new rows are intact.
+    Every row is checked before anything is written.
     """
-    checked = [to_row(row) for row in rows]
-    if not checked:
-        return
-    text = "".join(json.dumps(asdict(row), ensure_ascii=False) + "\n" for row in checked)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_file() and path.stat().st_size > 0 and not _ends_with_newline(path):
-        text = "\n" + text
-    with open(path, "ab") as handle:
-        handle.write(text.encode("utf-8"))
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        handle.seek(-1, os.SEEK_END)
-        return handle.read(1) == b"\n"
+    store = _format(path)
+    checked = [to_row(row) for row in rows]
+    if checked:
+        store.append(path, checked)
 
 
 def load_rows(path: str | Path) -> tuple[list[Row], list[str]]:
-    """The readable rows of the store and one ``PATH:LINE: reason`` problem per skipped line."""
+    """The readable rows of the store and one problem (``PATH:LINE: reason`` for JSON lines,
+    ``PATH: row ROWID: reason`` for SQLite) per skipped row."""
     path = Path(path)
+    store = _format(path)
     if not path.is_file():
         raise StiltsError(f"no results store at {path}")
-    rows: list[Row] = []
-    problems: list[str] = []
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(to_row(json.loads(line)))
-            except json.JSONDecodeError as err:
-                problems.append(f"{path}:{number}: invalid JSON ({err.msg}); line skipped")
-            except StiltsError as err:
-                problems.append(f"{path}:{number}: {err}; line skipped")
-    return rows, problems
+    return store.load(path)
 
 
 def read_rows(path: str | Path) -> list[Row]:
-    """The readable rows of the store; each skipped line is reported as a CorruptRowWarning."""
+    """The readable rows of the store; each skipped row is reported as a CorruptRowWarning."""
     rows, problems = load_rows(path)
     for problem in problems:
         warnings.warn(problem, CorruptRowWarning, stacklevel=2)
