@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,18 +14,25 @@ from fairseq_stilts.cli.grid import main
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.grid.execute import Outcome, run_chain
 from fairseq_stilts.grid.folder import claim, done_marker
-from fairseq_stilts.grid.plan import parse_plan
+from fairseq_stilts.grid.plan import parse_plan, read_plan
 from fairseq_stilts.grid.runs import expand
+from fairseq_stilts.grid.schedule import make_executor
 from fairseq_stilts.results.store import read_rows
 from fairseq_stilts.tiny import DATA_DIR
+
+EXAMPLES = Path(__file__).parent.parent / "examples" / "xtreme"
 
 
 def world(tmp_path: Path) -> dict:
     """A plan over empty stand-in folders (enough to check and expand it)."""
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "model.pt").write_bytes(b"")
-    for name in ("mnli", "mnli-mt", "squad", "xnli", "tatoeba"):
+    for name in ("mnli", "mnli-mt", "squad", "mlm", "xnli", "tatoeba"):
         (tmp_path / "data" / name).mkdir(parents=True)
+    for name, task, languages in (("mnli", "mnli", None), ("mnli-mt", "mnli", {"en": 4, "de": 4, "fr": 4}),
+                                  ("squad", "squad", None), ("mlm", "mlm", None)):  # fmt: skip
+        manifest = {"task": task, "train_languages": languages}
+        (tmp_path / "data" / name / "manifest.json").write_text(json.dumps(manifest))
     return {
         "model": str(tmp_path / "model"),
         "data": str(tmp_path / "data"),
@@ -35,12 +43,15 @@ def world(tmp_path: Path) -> dict:
                 "name": "mnli-multilingual",
                 "tasks": ["mnli"],
                 "data": {"mnli": str(tmp_path / "data" / "mnli-mt")},
+                "languages": ["en", "de"],
             },  # fmt: skip
             {"name": "multitask", "tasks": ["mnli", "squad"], "options": "--sampler uniform"},
+            {"name": "mnli-mlm", "tasks": ["mnli", "mlm"]},
         ],
         "targets": ["xnli", "tatoeba"],
         "seeds": [1, 2],
         "train": "--arch xlmr_tiny --max-update 5",
+        "target_options": {"xnli": "--lr 2e-5"},
         "retrieval_raw": {"tatoeba": str(tmp_path / "data" / "tatoeba")},
     }
 
@@ -57,6 +68,14 @@ def world(tmp_path: Path) -> dict:
         (lambda p: p.pop("retrieval_raw"), "retrieval_raw.tatoeba"),
         (lambda p: p.update(seeds=[1, 1]), "seeds: named more than once: 1"),
         (lambda p: p.pop("model"), "plan lacks key(s) model"),
+        (lambda p: p["settings"][2].update(languages=["en", "es"]), "settings[2] (mnli-multilingual).languages: ['es'] not in the training data of"),  # fmt: skip
+        (lambda p: p["settings"][2].update(languages=["en", "es"]), "valid: en, de, fr"),
+        (lambda p: p["settings"][1].update(languages=["de"]), "valid: en (stilts-prepare --train-languages adds languages)"),  # fmt: skip
+        (lambda p: p["settings"][3].update(languages=["en"]), "apply to a setting of one supervised task"),  # fmt: skip
+        (lambda p: p["settings"][1].update(tasks=["squad"], data={"squad": p["data"] + "/mnli"}), "settings[1] (mnli).tasks: squad: " + "{data}/mnli/manifest.json: data was prepared for task 'mnli', not 'squad'"),  # fmt: skip
+        (lambda p: p.update(target_options={"pawsx": "--lr 1"}), "target_options: ['pawsx'] not among the targets"),  # fmt: skip
+        (lambda p: p.update(target_options={"tatoeba": "--lr 1"}), "scored with stilts-retrieve"),
+        (lambda p: p.update(results_store="csv"), "results_store: unknown format 'csv'; valid: jsonl, sqlite"),  # fmt: skip
     ],
 )  # fmt: skip
 def test_bad_plans_name_the_key(tmp_path, change, message):
@@ -64,7 +83,7 @@ def test_bad_plans_name_the_key(tmp_path, change, message):
     change(plan)
     with pytest.raises(StiltsError) as err:
         parse_plan(plan)
-    assert message in str(err.value)
+    assert message.format(data=plan["data"]) in str(err.value)
 
 
 def test_expansion_shares_intermediate_runs(tmp_path):
@@ -73,7 +92,7 @@ def test_expansion_shares_intermediate_runs(tmp_path):
     ids = [[run.id for run in chain] for chain in chains]
     assert ids[0] == ["none/s1/xnli", "none/s1/tatoeba"]
     assert ids[2] == ["mnli/s1", "mnli/s1/xnli", "mnli/s1/tatoeba"]
-    assert len(chains) == 8 and sum(map(len, ids)) == 8 * 2 + 6  # 6 intermediate trainings
+    assert len(chains) == 10 and sum(map(len, ids)) == 10 * 2 + 8  # 8 intermediate trainings
     intermediate, xnli, tatoeba = chains[2]
     train = list(intermediate.commands[0])
     assert train[:2] == ["fairseq-train", str(tmp_path / "data" / "mnli")]
@@ -85,6 +104,7 @@ def test_expansion_shares_intermediate_runs(tmp_path):
     target = list(xnli.commands[0])
     assert target[target.index("--finetune-from-model") + 1] == checkpoint
     assert target[target.index("--criterion") + 1] == "stilts_classification"
+    assert target[-2:] == ["--lr", "2e-5"] and target.index("--lr") > target.index("--max-update")
     assert xnli.commands[1][:2] == ("stilts-eval", "xnli")
     assert tatoeba.commands[0][:2] == ("stilts-retrieve", "tatoeba")
     assert tatoeba.commands[0][tatoeba.commands[0].index("--path") + 1] == checkpoint
@@ -92,10 +112,19 @@ def test_expansion_shares_intermediate_runs(tmp_path):
     assert none_xnli[none_xnli.index("--finetune-from-model") + 1] == str(tmp_path / "model" / "model.pt")  # fmt: skip
     mt = list(chains[4][0].commands[0])
     assert mt[1] == str(tmp_path / "data" / "mnli-mt")
+    assert mt[mt.index("--train-languages") + 1] == "en,de" and "--train-languages" not in train
+    languages = {chain[0].setting: chain[0].intermediate_languages for chain in chains}
+    assert languages == {"none": (), "mnli": ("en",), "mnli-multilingual": ("en", "de"),
+                         "multitask": ("en",), "mnli-mlm": ("en",)}  # fmt: skip
+    assert all(run.intermediate_languages == chain[0].intermediate_languages for chain in chains for run in chain)  # fmt: skip
     multi = list(chains[6][0].commands[0])
     assert multi[multi.index("--task") + 1] == multi[multi.index("--criterion") + 1] == "stilts_multitask"  # fmt: skip
     assert multi[multi.index("--tasks") + 1] == "mnli,squad"
     assert multi[-2:] == ["--sampler", "uniform"] and "--max-update" in multi
+    assert "--lr" not in multi and "--lr" not in list(chains[6][2].commands[0])  # tatoeba
+    mlm = list(chains[8][0].commands[0])
+    assert mlm[mlm.index("--tasks") + 1] == "mnli,mlm"
+    assert mlm[mlm.index("--task-data") + 1] == f"mnli={tmp_path / 'data' / 'mnli'},mlm={tmp_path / 'data' / 'mlm'}"  # fmt: skip
 
 
 def test_dry_run_writes_commands_and_refuses_another_plan(tmp_path, capsys):
@@ -133,10 +162,10 @@ def test_done_runs_are_skipped_and_dependents_of_failures_blocked(tmp_path):
     done_marker(grid, intermediate.id).write_text("")
     done_marker(grid, xnli.id).parent.mkdir(parents=True)
     done_marker(grid, xnli.id).write_text("")
-    outcomes = run_chain(grid, [intermediate, xnli])
+    outcomes = run_chain(grid, [intermediate, xnli], grid / "results.jsonl")
     assert outcomes == [Outcome("mnli/s1", "skipped"), Outcome("mnli/s1/xnli", "skipped")]
     done_marker(grid, intermediate.id).unlink()  # the intermediate's data folder is empty: it fails
-    outcomes = run_chain(grid, [intermediate, xnli, tatoeba])
+    outcomes = run_chain(grid, [intermediate, xnli, tatoeba], grid / "results.jsonl")
     assert [o.status for o in outcomes] == ["failed", "skipped", "blocked"]
     assert "log: " + str(grid / "runs" / "mnli" / "s1" / "log.txt") in outcomes[0].detail
 
@@ -153,8 +182,9 @@ def tiny_train_options() -> str:
 def test_tiny_grid_end_to_end(tmp_path, tiny_model, prepared, capsys):
     prepared("mnli")
     data = prepared("xnli").parent
-    broken = tmp_path / "broken-mnli"
+    broken = tmp_path / "broken-mnli"  # a manifest, but no data: fairseq-train fails
     broken.mkdir()
+    (broken / "manifest.json").write_text(json.dumps({"task": "mnli"}))
     plan = {
         "model": str(tiny_model), "data": str(data),
         "settings": [{"name": "none", "tasks": []}, {"name": "mnli", "tasks": ["mnli"]}],
@@ -186,6 +216,7 @@ def test_tiny_grid_end_to_end(tmp_path, tiny_model, prepared, capsys):
     plan["settings"] = [{"name": "broken", "tasks": ["mnli"], "data": {"mnli": str(broken)}},
                         {"name": "none", "tasks": []}]  # fmt: skip
     plan["targets"] = ["tatoeba"]
+    plan["results_store"] = "sqlite"
     path.write_text(yaml.safe_dump(plan))
     grid = tmp_path / "grid-broken"
     with pytest.raises(SystemExit) as exit_:
@@ -195,4 +226,87 @@ def test_tiny_grid_end_to_end(tmp_path, tiny_model, prepared, capsys):
     assert f"failed: broken/s1: fairseq-train exited with 1; log: {grid / 'runs/broken/s1/log.txt'}" in out  # fmt: skip
     assert "blocked: broken/s1/tatoeba: broken/s1 failed" in out
     assert "grid: 1/3 runs done" in out
-    assert [json.loads(line)["run"] for line in (grid / "results.jsonl").read_text().splitlines()][0] == "none/s1/tatoeba"  # fmt: skip
+    assert {r.run for r in read_rows(grid / "results.sqlite")} == {"none/s1/tatoeba"}
+    assert not (grid / "results.jsonl").exists()
+
+
+def test_slurm_submission_carries_the_plan_resources(tmp_path, monkeypatch):
+    """Up to the cluster boundary: a fake sbatch records what submitit hands SLURM."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "sbatch").write_text(f'#!/bin/sh\ncp "$1" {tmp_path / "submitted.sh"}\necho "Submitted batch job 4242"\n')  # fmt: skip
+    for tool in ("srun", "sbatch"):
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    raw = world(tmp_path)
+    raw["resources"] = {"timeout_min": 600, "slurm_partition": "gpu", "gpus_per_node": 1}
+    plan = parse_plan(raw)
+    grid = tmp_path / "grid"
+    chain = expand(plan, grid)[2]
+    executor = make_executor(grid, "slurm", plan.resources)
+    job = executor.submit(run_chain, grid, chain, grid / plan.results_store)
+    assert job.job_id == "4242"
+    script = (tmp_path / "submitted.sh").read_text()
+    for line in ("#SBATCH --partition=gpu", "#SBATCH --gpus-per-node=1", "#SBATCH --time=600"):
+        assert line in script
+    assert "submitit.core._submit" in script and str(grid / "submitit") in script
+
+
+def test_paper_plan_expands_with_the_hydra_configs_recipe(tmp_path, monkeypatch):
+    """examples/xtreme/plan_xlmr_large.yaml over stand-in folders: every run's flags (the last
+    given wins) carry the update counts, batches and metric of the matching Hydra config."""
+    monkeypatch.chdir(tmp_path)
+    raw = read_plan(EXAMPLES / "plan_xlmr_large.yaml")
+    (tmp_path / "xlmr.large").mkdir()
+    (tmp_path / "xlmr.large" / "model.pt").write_bytes(b"")
+    mnli_mt = next(s for s in raw["settings"] if s["name"] == "mnli-multilingual")
+    folders = {t: (t, None) for s in raw["settings"] for t in s["tasks"]}
+    folders["mnli-mt"] = ("mnli", {lang: 1 for lang in mnli_mt["languages"]})
+    for name, (task, languages) in folders.items():
+        (tmp_path / "data" / name).mkdir(parents=True)
+        manifest = {"task": task, "train_languages": languages}
+        (tmp_path / "data" / name / "manifest.json").write_text(json.dumps(manifest))
+    for target in raw["targets"]:
+        (tmp_path / "data" / target).mkdir(exist_ok=True)
+    for folder in raw["retrieval_raw"].values():
+        (tmp_path / folder).mkdir(parents=True)
+    plan = parse_plan(raw)
+    chains = expand(plan, tmp_path / "grid")
+    assert len(chains) == 13 * 3 and all(len(c) == (9 if c[0].target else 10) for c in chains)
+    checked = set()
+    for run in (run for chain in chains for run in chain):
+        if run.target in ("bucc", "tatoeba"):
+            continue
+        tasks = run_tasks(run)
+        if run.target is None and len(tasks) > 1:
+            config = "intermediate_multitask" if "mlm" not in tasks else None
+        elif run.target is None:
+            config = f"intermediate_{tasks[0]}"
+        else:
+            config = "target_qa" if run.target in ("xquad", "mlqa") else f"target_{run.target}"
+        if config is None or config in checked:
+            continue
+        checked.add(config)
+        recipe = yaml.safe_load((EXAMPLES / "config" / f"{config}.yaml").read_text())
+        flags = last_flags(run.commands[0])
+        assert flags["--max-update"] == str(recipe["optimization"]["max_update"]), config
+        assert flags["--total-num-update"] == str(recipe["lr_scheduler"]["total_num_update"]), config  # fmt: skip
+        assert flags["--warmup-updates"] == str(recipe["lr_scheduler"]["warmup_updates"]), config
+        assert float(flags["--lr"]) == float(recipe["optimization"]["lr"][0]), config
+        assert flags["--update-freq"] == str(recipe["optimization"]["update_freq"][0]), config
+        assert flags["--batch-size"] == str(recipe["dataset"]["batch_size"]), config
+        assert flags["--best-checkpoint-metric"] == recipe["checkpoint"]["best_checkpoint_metric"], config  # fmt: skip
+    assert len(checked) == 9 + 6 + 1  # nine tasks, six target configs, multi-task
+
+
+def run_tasks(run) -> list[str]:
+    command = list(run.commands[0])
+    if "--tasks" in command:
+        return command[command.index("--tasks") + 1].split(",")
+    return [command[command.index("--task") + 1]]
+
+
+def last_flags(command: tuple[str, ...]) -> dict[str, str]:
+    """Each ``--flag value`` of a command line, the last occurrence winning (as argparse)."""
+    return {a: command[i + 1] for i, a in enumerate(command[:-1]) if a.startswith("--")}

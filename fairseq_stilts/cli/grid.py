@@ -3,7 +3,8 @@
 Every run's commands are written to GRID/runs/<id>/commands.sh; runs execute through submitit, one
 job per (setting, seed) chain (its intermediate training, then its targets), locally or on SLURM.
 Finished runs (GRID/runs/<id>/done) are skipped; rerunning the same command continues a grid, and
-an interrupted training resumes from its checkpoint_last.pt. Results go to GRID/results.jsonl.
+an interrupted training resumes from its checkpoint_last.pt. Results go to GRID/results.jsonl
+(or GRID/results.sqlite with `results_store: sqlite`).
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{run.id}: {state} ({grid / 'runs' / run.id / 'commands.sh'})")
         return
     executor = make_executor(grid, args.executor, plan.resources)
-    outcomes = schedule(grid, chains, executor, args.parallel)
+    results = grid / plan.results_store
+    outcomes = schedule(grid, chains, executor, results, args.parallel)
     counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "failed", "blocked")}  # fmt: skip
-    print("grid: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + f"; results: {grid / 'results.jsonl'}")  # fmt: skip
+    print("grid: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + f"; results: {results}")  # fmt: skip
     if counts["failed"] or counts["blocked"]:
         sys.exit(1)

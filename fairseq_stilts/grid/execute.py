@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fairseq_stilts.cli.fairseq_tools import fairseq_executable
-from fairseq_stilts.data.prepare import MANIFEST
 from fairseq_stilts.errors import StiltsError
-from fairseq_stilts.grid.folder import RESULTS_STORE, done_marker, is_done, log_path
+from fairseq_stilts.grid.folder import done_marker, is_done, log_path
 from fairseq_stilts.grid.runs import RESULTS, Run, run_dir
 from fairseq_stilts.results.store import append_rows
 
@@ -28,8 +27,9 @@ class Outcome:
     detail: str = ""
 
 
-def run_chain(grid: Path, chain: list[Run]) -> list[Outcome]:
-    """Execute ``chain`` in order (the submitit job function)."""
+def run_chain(grid: Path, chain: list[Run], results: Path) -> list[Outcome]:
+    """Execute ``chain`` in order, appending its rows to the store ``results`` (the submitit
+    job function)."""
     outcomes: list[Outcome] = []
     failed: set[str] = set()
     for run in chain:
@@ -40,7 +40,7 @@ def run_chain(grid: Path, chain: list[Run]) -> list[Outcome]:
             outcomes.append(Outcome(run.id, "blocked", f"{run.needs} failed"))
         else:
             try:
-                execute(grid, run)
+                execute(grid, run, results)
                 outcomes.append(Outcome(run.id, "done"))
             except (OSError, ValueError, KeyError) as err:  # StiltsError is a ValueError
                 failed.add(run.id)
@@ -48,7 +48,7 @@ def run_chain(grid: Path, chain: list[Run]) -> list[Outcome]:
     return outcomes
 
 
-def execute(grid: Path, run: Run) -> None:
+def execute(grid: Path, run: Run, results: Path) -> None:
     """Run the commands of ``run``, store its results, then write its done marker."""
     log = log_path(grid, run.id)
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -62,32 +62,20 @@ def execute(grid: Path, run: Run) -> None:
         if code != 0:
             raise StiltsError(f"{command[0]} exited with {code}")
     if run.target is not None:
-        store(grid, run)
+        store(grid, run, results)
     done_marker(grid, run.id).write_text("")
 
 
-def store(grid: Path, run: Run) -> None:
-    """Append the rows of the run's results JSON to the grid's results store."""
-    results = json.loads((run_dir(grid, run.id) / RESULTS).read_text(encoding="utf-8"))
-    languages = intermediate_languages(run.intermediate_data)
+def store(grid: Path, run: Run, results: Path) -> None:
+    """Append the rows of the run's results JSON to the store ``results``."""
+    evaluated = json.loads((run_dir(grid, run.id) / RESULTS).read_text(encoding="utf-8"))
     rows = [
-        {"run": run.id, "setting": run.setting, "intermediate_languages": languages,
+        {"run": run.id, "setting": run.setting, "intermediate_languages": list(run.intermediate_languages),
          "target": run.target, "language": r["language"], "split": r["split"],
          "metric": r["metric"], "value": r["value"], "seed": run.seed,
          "checkpoint": r["checkpoint"], "data_manifest_sha256": r.get("data_manifest_sha256")}
-        for r in results
+        for r in evaluated
     ]  # fmt: skip
-    with open(grid / f"{RESULTS_STORE}.lock", "w") as lock:
+    with open(results.with_name(results.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel chains append one at a time
-        append_rows(grid / RESULTS_STORE, rows)
-
-
-def intermediate_languages(folders: tuple[Path, ...]) -> list[str]:
-    """The training languages of the intermediate data (their manifests' ``train_languages``;
-    English where a manifest has none), English first; none without intermediate training."""
-    found: set[str] = set()
-    for folder in folders:
-        path = folder / MANIFEST
-        manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-        found.update(manifest.get("train_languages") or ["en"])
-    return sorted(found, key=lambda lang: (lang != "en", lang))
+        append_rows(results, rows)

@@ -13,7 +13,6 @@ from fairseq_stilts.grid.runs import Run, run_dir
 from fairseq_stilts.writes import write_atomic
 
 PLAN_COPY = "plan.yaml"
-RESULTS_STORE = "results.jsonl"
 # Keys that may change between invocations on one grid folder (they do not change any result).
 MUTABLE_KEYS = ("resources",)
 

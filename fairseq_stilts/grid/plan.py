@@ -8,24 +8,29 @@ from typing import Any
 
 import yaml
 
+from fairseq_stilts.data.prepare import read_manifest
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.registry import all_specs
 from fairseq_stilts.tasks.multitask import FAMILY_CRITERIA
 
-PLAN_KEYS = ("model", "data", "settings", "targets", "seeds", "train", "retrieval_raw",
-             "checkpoint", "resources")  # fmt: skip
+PLAN_KEYS = ("model", "data", "settings", "targets", "seeds", "train", "target_options",
+             "retrieval_raw", "checkpoint", "resources", "results_store")  # fmt: skip
 REQUIRED = ("model", "data", "settings", "targets", "seeds")
-SETTING_KEYS = ("name", "tasks", "data", "options")
+SETTING_KEYS = ("name", "tasks", "data", "options", "languages")
+RESULTS_STORES = {"jsonl": "results.jsonl", "sqlite": "results.sqlite"}
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One intermediate setting: no tasks means no intermediate training."""
+    """One intermediate setting: no tasks means no intermediate training. ``languages`` are
+    the training languages of a single-task setting (``--train-languages``); empty means the
+    data folder's ``train`` as prepared."""
 
     name: str
     tasks: tuple[str, ...]
     data: dict[str, Path]  # task -> its data folder
     options: str = ""
+    languages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -37,8 +42,10 @@ class Plan:
     seeds: tuple[int, ...]
     target_data: dict[str, Path]  # trainable target -> data folder; retrieval target -> raw folder
     train: str = ""
+    target_options: dict[str, str] = field(default_factory=dict)  # target -> its extra flags
     checkpoint: str = "checkpoint_last.pt"
     resources: dict[str, Any] = field(default_factory=dict)
+    results_store: str = RESULTS_STORES["jsonl"]  # file name in the grid folder
 
 
 def intermediate_tasks() -> list[str]:
@@ -104,13 +111,27 @@ def parse_plan(raw: dict) -> Plan:
             target_data[target] = _folder(f"retrieval_raw.{target}", retrieval_raw[target])
         else:
             target_data[target] = _folder(f"targets: {target} (data folder)", data / target)
+    target_options = raw.get("target_options") or {}
+    if not isinstance(target_options, dict):
+        raise StiltsError("target_options: a mapping of target -> extra fairseq-train flags")
+    stray = sorted(str(t) for t in set(target_options) - set(targets))
+    if stray:
+        raise StiltsError(f"target_options: {stray} not among the targets {targets}")
+    retrieval = sorted(t for t in target_options if is_retrieval(t))
+    if retrieval:
+        raise StiltsError(f"target_options: {retrieval} are scored with stilts-retrieve, not trained")  # fmt: skip
     resources = raw.get("resources") or {}
     if not isinstance(resources, dict):
         raise StiltsError("resources: a mapping of submitit parameters (timeout_min, slurm_partition, ...)")  # fmt: skip
+    store = str(raw.get("results_store") or "jsonl")
+    if store not in RESULTS_STORES:
+        raise StiltsError(f"results_store: unknown format {store!r}; valid: {', '.join(RESULTS_STORES)}")  # fmt: skip
     return Plan(
         model=model, data=data, settings=tuple(settings), targets=tuple(targets), seeds=tuple(seeds),
         target_data=target_data, train=str(raw.get("train") or ""),
+        target_options={str(t): str(o or "") for t, o in target_options.items()},
         checkpoint=str(raw.get("checkpoint") or "checkpoint_last.pt"), resources=resources,
+        results_store=RESULTS_STORES[store],
     )  # fmt: skip
 
 
@@ -139,7 +160,40 @@ def _setting(index: int, raw: Any, data: Path) -> Setting:
                    overrides.get(t, data / t))
         for t in tasks
     }  # fmt: skip
-    return Setting(name, tuple(tasks), folders, str(raw.get("options") or ""))
+    for task, folder in folders.items():
+        try:
+            read_manifest(folder, task)  # prepared, and for this task
+        except StiltsError as err:
+            raise StiltsError(f"{where}.tasks: {task}: {err}") from None
+    languages = _languages(where, raw.get("languages"), tasks, folders)
+    return Setting(name, tuple(tasks), folders, str(raw.get("options") or ""), languages)
+
+
+def _languages(where: str, raw: Any, tasks: list[str], folders: dict[str, Path]) -> tuple[str, ...]:
+    """The setting's training languages, each checked against its data folder's manifest."""
+    if raw is None:
+        return ()
+    key = f"{where}.languages"
+    languages = [str(lang) for lang in _list(key, raw)]
+    _unique(key, languages)
+    if len(tasks) != 1 or tasks[0] == "mlm":
+        raise StiltsError(
+            f"{key}: training languages apply to a setting of one supervised task (got tasks "
+            f"{tasks}); for multi-task, prepare each task's data folder with the languages to train on"
+        )  # fmt: skip
+    available = prepared_languages(tasks[0], folders[tasks[0]])
+    unknown = [lang for lang in languages if lang not in available]
+    if unknown:
+        raise StiltsError(
+            f"{key}: {unknown} not in the training data of {folders[tasks[0]]}; valid: "
+            f"{', '.join(available)} (stilts-prepare --train-languages adds languages)"
+        )  # fmt: skip
+    return tuple(languages)
+
+
+def prepared_languages(task: str, folder: Path) -> list[str]:
+    """The training languages of a prepared data folder (English where none are recorded)."""
+    return list(read_manifest(folder, task).get("train_languages") or ["en"])
 
 
 def _known_keys(where: str, raw: dict, valid: tuple[str, ...]) -> None:

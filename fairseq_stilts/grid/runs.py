@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fairseq_stilts.cli.fairseq_tools import USER_DIR
-from fairseq_stilts.grid.plan import Plan, Setting, is_retrieval
+from fairseq_stilts.grid.plan import Plan, Setting, is_retrieval, prepared_languages
 from fairseq_stilts.registry import get_spec
 from fairseq_stilts.tasks.multitask import FAMILY_CRITERIA
 
@@ -26,7 +26,7 @@ class Run:
     target: str | None
     commands: tuple[tuple[str, ...], ...]
     needs: str | None  # the run whose checkpoint this one starts from
-    intermediate_data: tuple[Path, ...]  # the setting's data folders (their manifests' languages)
+    intermediate_languages: tuple[str, ...]  # what the setting trains on; () without training
 
 
 def run_dir(grid: Path, run_id: str) -> Path:
@@ -42,19 +42,32 @@ def expand(plan: Plan, grid: Path) -> list[list[Run]]:
             chain: list[Run] = []
             start = plan.model / "model.pt"
             base = f"{setting.name}/s{seed}"
-            data = tuple(setting.data[t] for t in setting.tasks)
+            languages = intermediate_languages(setting)
             if setting.tasks:
                 save = run_dir(grid, base) / "checkpoints"
                 train = _intermediate_command(plan, setting, seed, save)
-                chain.append(Run(base, setting.name, seed, None, (train,), None, data))
+                chain.append(Run(base, setting.name, seed, None, (train,), None, languages))
                 start = save / plan.checkpoint
             for target in plan.targets:
                 run_id = f"{base}/{target}"
                 commands = _target_commands(plan, target, seed, start, run_dir(grid, run_id))
                 needs = chain[0].id if chain else None
-                chain.append(Run(run_id, setting.name, seed, target, commands, needs, data))
+                chain.append(Run(run_id, setting.name, seed, target, commands, needs, languages))
             chains.append(chain)
     return chains
+
+
+def intermediate_languages(setting: Setting) -> tuple[str, ...]:
+    """The setting's ``languages``, else those its supervised data folders were prepared with,
+    English first (MLM text is left out: it is multilingual in every setting)."""
+    if setting.languages:
+        found = set(setting.languages)
+    else:
+        found = {
+            lang for t in setting.tasks if t != "mlm"
+            for lang in prepared_languages(t, setting.data[t])
+        }  # fmt: skip
+    return tuple(sorted(found, key=lambda lang: (lang != "en", lang)))
 
 
 def criterion(task: str) -> str:
@@ -73,6 +86,8 @@ def _intermediate_command(plan: Plan, setting: Setting, seed: int, save: Path) -
     if len(setting.tasks) == 1:
         task = setting.tasks[0]
         command = _train(setting.data[task], task, criterion(task), init, seed, save)
+        if setting.languages:
+            command += ["--train-languages", ",".join(setting.languages)]
     else:
         command = _train(plan.data, "stilts_multitask", "stilts_multitask", init, seed, save)
         paths = ",".join(f"{t}={setting.data[t]}" for t in setting.tasks)
@@ -88,6 +103,7 @@ def _target_commands(
         return (("stilts-retrieve", target, str(data), "--path", str(start),
                  "--model-dir", str(plan.model), "--out", out),)  # fmt: skip
     save = folder / "checkpoints"
-    train = (*_train(data, target, criterion(target), start, seed, save), *shlex.split(plan.train))
+    options = (*shlex.split(plan.train), *shlex.split(plan.target_options.get(target, "")))
+    train = (*_train(data, target, criterion(target), start, seed, save), *options)
     evaluate = ("stilts-eval", target, str(data), "--path", str(save / plan.checkpoint), "--out", out)  # fmt: skip
     return train, evaluate

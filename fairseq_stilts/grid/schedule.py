@@ -29,11 +29,13 @@ def schedule(
     grid: Path,
     chains: list[list[Run]],
     executor: submitit.Executor,
+    results: Path,
     parallel: int = 1,
     report: Callable[[str], None] = print,
     poll_s: float = 0.5,
 ) -> list[Outcome]:
-    """Run every chain that has work left as one job, ``parallel`` jobs at a time; report each
+    """Run every chain that has work left as one job, ``parallel`` jobs at a time, appending
+    result rows to the store ``results``; report each
     change of the number of runs done and each run that failed. The outcomes of all runs."""
     runs = [run.id for chain in chains for run in chain]
     waiting = [chain for chain in chains if not all(is_done(grid, run.id) for run in chain)]
@@ -44,7 +46,7 @@ def schedule(
     while waiting or active:
         while waiting and len(active) < parallel:
             chain = waiting.pop(0)
-            active.append((executor.submit(run_chain, grid, chain), chain))
+            active.append((executor.submit(run_chain, grid, chain, results), chain))
         time.sleep(poll_s)
         for job, chain in [item for item in active if item[0].done()]:
             active.remove((job, chain))
