@@ -1,23 +1,34 @@
-"""The demo's three phases, shortened: every phase runs and the comparison table is complete."""
+"""The demo's mini grid, shortened to one seed: every run finishes and the report is complete."""
 
 from __future__ import annotations
 
-import json
+import csv
 
 import pytest
 
-from fairseq_stilts.cli.demo import format_comparison, run_demo
+from fairseq_stilts.cli.demo import main
+from fairseq_stilts.results.store import read_rows
 
 pytestmark = pytest.mark.slow
 
 
-def test_demo_runs_all_phases_and_compares_intermediate_settings(tmp_path):
-    table = run_demo(tmp_path, pretrain_updates=20, updates=8)
-    assert list(table) == ["none", "mnli"]
-    assert all(list(row) == ["en", "de", "es", "fr"] for row in table.values())
-    assert all(0 <= v <= 100 for row in table.values() for v in row.values())
-    rows = json.loads((tmp_path / "results.json").read_text())
-    assert len(rows) == 8 and {r["intermediate"] for r in rows} == {"none", "mnli"}
-    text = format_comparison(table)
-    assert text.splitlines()[1].split() == ["language", "none", "mnli"]
-    assert (tmp_path / "checkpoints" / "mnli-xnli" / "checkpoint_best.pt").is_file()
+def test_demo_runs_the_mini_grid_and_reports(tmp_path, capsys):
+    out = tmp_path / "demo"
+    main(["--out", str(out), "--pretrain-updates", "20", "--updates", "6", "--seeds", "1"])
+    printed = capsys.readouterr().out
+    assert "grid: 11/11 runs done" in printed and "11 done, 0 skipped, 0 failed" in printed
+    rows = read_rows(out / "grid" / "results.jsonl")
+    settings = {"none": (), "mnli": ("en",), "mnli-multilingual": ("en", "de", "es", "fr")}
+    assert {r.setting: r.intermediate_languages for r in rows} == settings
+    assert {(r.setting, r.target) for r in rows} == {
+        (s, t) for s in settings for t in ("xnli", "pawsx", "tatoeba")
+    }
+    multilingual = (out / "grid" / "runs" / "mnli-multilingual" / "s1" / "commands.sh").read_text()
+    assert "--train-languages en,de,es,fr" in multilingual
+    report = out / "report"
+    for name in ("report.md", "delta_heatmap.png", "english_vs_multilingual.png"):
+        assert f"wrote {report / name}" in printed and (report / name).stat().st_size > 0
+    assert "| mnli-multilingual |" in printed  # the Markdown table is printed
+    with open(report / "english_vs_multilingual.csv", newline="") as handle:
+        compared = {row["task"] for row in csv.DictReader(handle)}
+    assert compared == {"xnli", "pawsx", "tatoeba"}

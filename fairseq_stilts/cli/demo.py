@@ -1,81 +1,107 @@
-"""stilts-demo: X-STILTs end to end on the tiny world, through the stock fairseq executables.
+"""stilts-demo: the X-STILTs research question as a mini grid on the tiny world.
 
-Phase 1 pretrains a tiny XLM-R-shaped model with masked LM; phase 2 trains it on MNLI
-(intermediate task); phase 3 trains on English XNLI, both from the MNLI checkpoint and, as the
-baseline, straight from the pretrained model; then every XNLI language is evaluated zero-shot.
+Phase 1 pretrains a tiny XLM-R-shaped model with masked LM. The grid (stilts-grid, submitit's local
+executor) then compares three intermediate settings: none, MNLI in English, and MNLI in English,
+German, Spanish and French (XNLI-MT translations); each is followed by phase 3 on English XNLI and
+PAWS-X with zero-shot evaluation in every language, and by Tatoeba retrieval; two seeds each.
+stilts-report then prints the table and writes the plots.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from fairseq_stilts.cli.evaluate import evaluate
-from fairseq_stilts.cli.fairseq_tools import run_fairseq
+import yaml
+
+from fairseq_stilts.cli.grid import main as grid_main
 from fairseq_stilts.cli.main import cli
+from fairseq_stilts.cli.report import main as report_main
 from fairseq_stilts.cli.tiny_model import build_tiny_model
-from fairseq_stilts.data.prepare import prepare_task, read_manifest
+from fairseq_stilts.data.prepare import prepare_task
+from fairseq_stilts.data.train_languages import choose_train_languages
 from fairseq_stilts.tiny import DATA_DIR
 from fairseq_stilts.writes import write_atomic
 
-
-def finetune(task: str, data: Path, init: Path, save_dir: Path, updates: int, seed: int) -> Path:
-    """One fine-tuning phase with fairseq-train; returns the best checkpoint (English dev)."""
-    data_languages = read_manifest(data, task)["languages"]["dev"]
-    valid = ["valid"] + [f"valid.{lang}" for lang in data_languages if lang != "en"]
-    run_fairseq(
-        "fairseq-train",
-        [str(data), "--task", task, "--criterion", "stilts_classification", "--arch", "xlmr_tiny",
-         "--finetune-from-model", str(init), "--valid-subset", ",".join(valid),
-         "--optimizer", "stilts_adamw", "--weight-decay", "0.01",
-         "--lr", "5e-4", "--lr-scheduler", "polynomial_decay", "--warmup-updates", str(updates // 10),
-         "--total-num-update", str(updates), "--max-update", str(updates), "--clip-norm", "1.0",
-         "--batch-size", "16", "--seed", str(seed), "--cpu", "--num-workers", "0",
-         "--best-checkpoint-metric", "accuracy", "--maximize-best-checkpoint-metric",
-         "--save-dir", str(save_dir), "--no-epoch-checkpoints", "--no-save-optimizer-state",
-         "--log-format", "simple", "--log-interval", "10"],
-        save_dir / "train.log",
-    )  # fmt: skip
-    return save_dir / "checkpoint_best.pt"
+TARGETS = ("xnli", "pawsx", "tatoeba")
+MNLI_LANGUAGES = ("en", "de", "es", "fr")
+ENGLISH, MULTILINGUAL = "mnli", "mnli-multilingual"
 
 
-def run_demo(out: Path, pretrain_updates: int = 1000, updates: int = 150, seed: int = 1) -> dict:
-    """All three phases; returns {setting: {language: accuracy}} and writes results.json."""
-    out = Path(out)
-    model = build_tiny_model(out / "model", pretrain_updates, seed)
-    print(f"phase 1: pretrained tiny XLM-R -> {model}")
-    data = {}
-    for task in ("mnli", "xnli"):
-        data[task] = out / "data" / task
-        prepare_task(task, data[task], model, raw=DATA_DIR / task, workers=1, force=True)
-    mnli = finetune(
-        "mnli", data["mnli"], model / "model.pt", out / "checkpoints" / "mnli", updates, seed
+def tiny_training(updates: int) -> str:
+    """The fairseq-train flags every run of the demo shares (tiny model, CPU)."""
+    return (
+        f"--arch xlmr_tiny --optimizer stilts_adamw --weight-decay 0.01 --lr 5e-4 "
+        f"--lr-scheduler polynomial_decay --warmup-updates {updates // 10} "
+        f"--total-num-update {updates} --max-update {updates} --clip-norm 1.0 --batch-size 16 "
+        "--cpu --num-workers 0 --best-checkpoint-metric accuracy --maximize-best-checkpoint-metric "
+        "--no-epoch-checkpoints --log-format simple --log-interval 10"
     )
-    print(f"phase 2: intermediate task MNLI -> {mnli}")
-    table, rows = {}, []
-    for setting, init in (("none", model / "model.pt"), ("mnli", mnli)):
-        save_dir = out / "checkpoints" / f"{setting}-xnli"
-        best = finetune("xnli", data["xnli"], init, save_dir, updates, seed)
-        print(f"phase 3: XNLI from {setting!r} intermediate -> {best}")
-        results = evaluate("xnli", data["xnli"], best, "test", cpu=True)
-        rows += [dict(r, intermediate=setting) for r in results]
-        table[setting] = {r["language"]: r["value"] for r in results}
-    write_atomic(out / "results.json", json.dumps(rows, indent=2) + "\n")
-    return table
 
 
-def format_comparison(table: dict[str, dict[str, float]]) -> str:
-    settings = list(table)
-    languages = list(next(iter(table.values())))
-    lines = ["XNLI test accuracy (zero-shot except en), by intermediate task:"]
-    lines.append(f"{'language':<10}" + "".join(f"{s:>10}" for s in settings))
-    for lang in languages:
-        lines.append(f"{lang:<10}" + "".join(f"{table[s][lang]:>10.2f}" for s in settings))
-    means = [sum(table[s].values()) / len(table[s]) for s in settings]
-    lines.append(f"{'mean':<10}" + "".join(f"{m:>10.2f}" for m in means))
-    return "\n".join(lines)
+def demo_plan(model: Path, data: Path, updates: int, seeds: tuple[int, ...]) -> dict:
+    """The mini grid: none vs English MNLI vs multilingual MNLI, x XNLI, PAWS-X, Tatoeba."""
+    return {
+        "model": str(model),
+        "data": str(data),
+        "settings": [
+            {"name": "none", "tasks": []},
+            {"name": ENGLISH, "tasks": ["mnli"], "languages": ["en"]},
+            {"name": MULTILINGUAL, "tasks": ["mnli"], "languages": list(MNLI_LANGUAGES)},
+        ],
+        "targets": list(TARGETS),
+        "seeds": list(seeds),
+        "train": tiny_training(updates),
+        "retrieval_raw": {"tatoeba": str(DATA_DIR / "tatoeba")},
+        "checkpoint": "checkpoint_best.pt",
+    }
+
+
+@contextmanager
+def environment(**variables: str) -> Iterator[None]:
+    """Set environment variables that are not set yet, for the duration of the block."""
+    added = {k: v for k, v in variables.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
+def run_demo(
+    out: Path,
+    pretrain_updates: int = 1000,
+    updates: int = 100,
+    seeds: tuple[int, ...] = (1, 2),
+    parallel: int = 2,
+) -> Path:
+    """Pretrain, prepare, run the grid and report; returns the report folder."""
+    out = Path(out).absolute()
+    model = build_tiny_model(out / "model", pretrain_updates, seeds[0])
+    print(f"phase 1: pretrained tiny XLM-R -> {model}")
+    data = out / "data"
+    translated = choose_train_languages(MNLI_LANGUAGES)
+    for task in ("mnli", "xnli", "pawsx"):
+        train = translated if task == "mnli" else choose_train_languages()
+        prepare_task(task, data / task, model, raw=DATA_DIR / task, workers=1, force=True, train=train)  # fmt: skip
+    print(f"prepared mnli (en, de, es, fr), xnli, pawsx -> {data}")
+    plan = out / "plan.yaml"
+    write_atomic(plan, yaml.safe_dump(demo_plan(model, data, updates, seeds), sort_keys=False))
+    grid = out / "grid"
+    # the chains share the cores: each run's torch gets its share (runs inherit the environment)
+    with environment(OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 1) // parallel))):
+        grid_main([str(plan), "--out", str(grid), "--parallel", str(parallel)])
+    report = out / "report"
+    report_main(
+        [str(grid / "results.jsonl"), "--out", str(report),
+         "--english", ENGLISH, "--multilingual", MULTILINGUAL]
+    )  # fmt: skip
+    return report
 
 
 @cli
@@ -83,12 +109,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="stilts-demo", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("demo_out"))
     parser.add_argument("--pretrain-updates", type=int, default=1000)
-    parser.add_argument("--updates", type=int, default=150, help="updates per fine-tuning phase")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--updates", type=int, default=100, help="updates per fine-tuning phase")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--parallel", type=int, default=2, help="grid chains running at once")
     args = parser.parse_args(argv)
     start = time.time()
-    table = run_demo(args.out, args.pretrain_updates, args.updates, args.seed)
-    print()
-    print(format_comparison(table))
-    print(f"\nresults: {args.out / 'results.json'}; checkpoints, data and logs under {args.out}/")
+    report = run_demo(args.out, args.pretrain_updates, args.updates, tuple(args.seeds), args.parallel)  # fmt: skip
+    print(f"\nplan, grid runs (commands, logs, checkpoints) and results under {args.out}/")
+    print(f"report: {report / 'report.md'}")
     print(f"demo took {time.time() - start:.0f} s")
