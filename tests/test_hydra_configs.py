@@ -105,6 +105,8 @@ def hydra_runs(tmp_path_factory, prepared, tiny_model) -> dict[str, tuple]:
     for task in sorted({TINY_STAND_IN.get(task, task) for task in tasks} | set(MULTITASK)):
         prepared(task)  # not thread-safe: prepare everything first
     root = tmp_path_factory.mktemp("hydra")
+    # run as the recipe does: relative paths from the working folder, the configs' own user_dir
+    (root / "fairseq_stilts").symlink_to(Path(USER_DIR))
 
     def run(name: str) -> subprocess.CompletedProcess:
         task = load(name)["task"]["_name"]
@@ -118,11 +120,11 @@ def hydra_runs(tmp_path_factory, prepared, tiny_model) -> dict[str, tuple]:
             data = prepared(task)
         command = [
             fairseq_executable("fairseq-hydra-train"), "--config-dir", str(CONFIG_DIR),
-            "--config-name", name, f"task.data={data}",
-            f"checkpoint.finetune_from_model={tiny_model / 'model.pt'}", "model._name=xlmr_tiny",
-            "common.cpu=true", "common.fp16=false", "optimization.max_update=1",
-            "dataset.batch_size=4", f"checkpoint.save_dir={root / name}",
-            "dataset.num_workers=0", f"common.user_dir={USER_DIR}", *overrides,
+            "--config-name", name, f"task.data={os.path.relpath(data, root)}",
+            f"checkpoint.finetune_from_model={os.path.relpath(tiny_model / 'model.pt', root)}",
+            "model._name=xlmr_tiny", "common.cpu=true", "common.fp16=false",
+            "optimization.max_update=1", "dataset.batch_size=4", f"checkpoint.save_dir={name}",
+            "dataset.num_workers=0", *overrides,
         ]  # fmt: skip
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         return subprocess.run(command, capture_output=True, text=True, cwd=root, env=env)
