@@ -53,6 +53,9 @@ from pathlib import Path
 import torch
 import yaml
 
+from fairseq_stilts.grid.plan import is_retrieval
+from fairseq_stilts.registry import get_spec
+
 THREADS = 2
 VOCAB_PIECES = 249_997  # official xlmr.large/dict.txt lines; + <s> <pad> </s> <unk> + <mask>
 GB = 1e9
@@ -103,7 +106,8 @@ class Run:
 
 
 def shape_of(tasks: list[str]) -> str:
-    return SPAN if all(t.startswith("squad") or t in ("xquad", "mlqa", "tydiqa") for t in tasks) else SENTENCE  # fmt: skip
+    """A run of span-QA tasks only is counted in span-QA batches, any other in sentence batches."""
+    return SPAN if all(get_spec(t).family == "span_qa" for t in tasks) else SENTENCE
 
 
 def config_runs() -> list[Run]:
@@ -112,9 +116,10 @@ def config_runs() -> list[Run]:
     for path in sorted((EXAMPLES / "config").glob("*.yaml")):
         config = yaml.safe_load(path.read_text())
         task = config["task"]["_name"]
+        tasks = config["task"].get("tasks", task).split(",")  # a multi-task config lists them
         optimization = config["optimization"]
         runs.append(
-            Run(path.stem, shape_of([task]), optimization["update_freq"][0],
+            Run(path.stem, shape_of(tasks), optimization["update_freq"][0],
                 optimization["max_update"], CHOICES.get(task, 1))
         )  # fmt: skip
     return runs
@@ -127,7 +132,10 @@ def plan_runs(path: Path) -> tuple[list[Run], list[Run], int]:
 
     def flag(options: str, name: str) -> int:
         words = shlex.split(plan.get("train", "") + " " + options)
-        return int([words[i + 1] for i, w in enumerate(words[:-1]) if w == name][-1])
+        values = [words[i + 1] for i, w in enumerate(words[:-1]) if w == name]
+        if not values:
+            raise SystemExit(f"{path}: no {name} in `train` or in the run's options")
+        return int(values[-1])  # the last one given wins, as in fairseq-train
 
     def run(name: str, tasks: list[str], options: str) -> Run:
         rows = CHOICES.get(tasks[0], 1) if len(tasks) == 1 else 1  # a mixture: as the first shape
@@ -135,7 +143,7 @@ def plan_runs(path: Path) -> tuple[list[Run], list[Run], int]:
 
     intermediate = [run(s["name"], s["tasks"], s.get("options", "")) for s in plan["settings"] if s["tasks"]]  # fmt: skip
     options = plan.get("target_options", {})
-    targets = [run(t, [t], options.get(t, "")) for t in plan["targets"] if t not in ("bucc", "tatoeba")]  # fmt: skip
+    targets = [run(t, [t], options.get(t, "")) for t in plan["targets"] if not is_retrieval(t)]  # fmt: skip
     return intermediate, targets, len(plan["seeds"])
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from fairseq_stilts.cli.report import main as report_main
 from fairseq_stilts.cli.tiny_model import build_tiny_model
 from fairseq_stilts.data.prepare import prepare_task
 from fairseq_stilts.data.train_languages import choose_train_languages
+from fairseq_stilts.grid.plan import RESULTS_STORES
 from fairseq_stilts.tiny import DATA_DIR
 from fairseq_stilts.writes import write_atomic
 
@@ -93,12 +95,13 @@ def run_demo(
     plan = out / "plan.yaml"
     write_atomic(plan, yaml.safe_dump(demo_plan(model, data, updates, seeds), sort_keys=False))
     grid = out / "grid"
+    shutil.rmtree(grid, ignore_errors=True)  # its runs were made with the model replaced above
     # the chains share the cores: each run's torch gets its share (runs inherit the environment)
     with environment(OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 1) // parallel))):
         grid_main([str(plan), "--out", str(grid), "--parallel", str(parallel)])
     report = out / "report"
     report_main(
-        [str(grid / "results.jsonl"), "--out", str(report),
+        [str(grid / RESULTS_STORES["jsonl"]), "--out", str(report),
          "--english", ENGLISH, "--multilingual", MULTILINGUAL]
     )  # fmt: skip
     return report
@@ -113,6 +116,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--parallel", type=int, default=2, help="grid chains running at once")
     args = parser.parse_args(argv)
+    if args.parallel < 1:
+        parser.error("--parallel must be at least 1")
+    if len(set(args.seeds)) != len(args.seeds):
+        parser.error("--seeds: each seed once")
     start = time.time()
     report = run_demo(args.out, args.pretrain_updates, args.updates, tuple(args.seeds), args.parallel)  # fmt: skip
     print(f"\nplan, grid runs (commands, logs, checkpoints) and results under {args.out}/")

@@ -75,12 +75,6 @@ def read_plan(path: str | Path) -> dict:
     return raw
 
 
-def load_plan(path: str | Path) -> Plan:
-    """Read and check a plan; a StiltsError names the bad key. Paths are relative to the
-    current directory, as on a command line."""
-    return parse_plan(read_plan(path))
-
-
 def parse_plan(raw: dict) -> Plan:
     _known_keys("plan", raw, PLAN_KEYS)
     missing = [key for key in REQUIRED if key not in raw]
@@ -110,10 +104,13 @@ def parse_plan(raw: dict) -> Plan:
                 raise StiltsError(f"retrieval_raw.{target}: raw folder of target {target!r} not given")  # fmt: skip
             target_data[target] = _folder(f"retrieval_raw.{target}", retrieval_raw[target])
         else:
-            target_data[target] = _folder(f"targets: {target} (data folder)", data / target)
+            key = f"targets: {target} (data folder)"
+            target_data[target] = _prepared(key, target, _folder(key, data / target))
     target_options = raw.get("target_options") or {}
     if not isinstance(target_options, dict):
         raise StiltsError("target_options: a mapping of target -> extra fairseq-train flags")
+    for target, options in target_options.items():
+        _text(f"target_options.{target}", options)
     stray = sorted(str(t) for t in set(target_options) - set(targets))
     if stray:
         raise StiltsError(f"target_options: {stray} not among the targets {targets}")
@@ -128,8 +125,8 @@ def parse_plan(raw: dict) -> Plan:
         raise StiltsError(f"results_store: unknown format {store!r}; valid: {', '.join(RESULTS_STORES)}")  # fmt: skip
     return Plan(
         model=model, data=data, settings=tuple(settings), targets=tuple(targets), seeds=tuple(seeds),
-        target_data=target_data, train=str(raw.get("train") or ""),
-        target_options={str(t): str(o or "") for t, o in target_options.items()},
+        target_data=target_data, train=_text("train", raw.get("train")),
+        target_options={str(t): o or "" for t, o in target_options.items()},
         checkpoint=str(raw.get("checkpoint") or "checkpoint_last.pt"), resources=resources,
         results_store=RESULTS_STORES[store],
     )  # fmt: skip
@@ -161,12 +158,9 @@ def _setting(index: int, raw: Any, data: Path) -> Setting:
         for t in tasks
     }  # fmt: skip
     for task, folder in folders.items():
-        try:
-            read_manifest(folder, task)  # prepared, and for this task
-        except StiltsError as err:
-            raise StiltsError(f"{where}.tasks: {task}: {err}") from None
+        _prepared(f"{where}.tasks: {task}", task, folder)
     languages = _languages(where, raw.get("languages"), tasks, folders)
-    return Setting(name, tuple(tasks), folders, str(raw.get("options") or ""), languages)
+    return Setting(name, tuple(tasks), folders, _text(f"{where}.options", raw.get("options")), languages)  # fmt: skip
 
 
 def _languages(where: str, raw: Any, tasks: list[str], folders: dict[str, Path]) -> tuple[str, ...]:
@@ -181,7 +175,13 @@ def _languages(where: str, raw: Any, tasks: list[str], folders: dict[str, Path])
             f"{key}: training languages apply to a setting of one supervised task (got tasks "
             f"{tasks}); for multi-task, prepare each task's data folder with the languages to train on"
         )  # fmt: skip
-    available = prepared_languages(tasks[0], folders[tasks[0]])
+    recorded = read_manifest(folders[tasks[0]], tasks[0]).get("train_languages")
+    if not recorded:
+        raise StiltsError(
+            f"{key}: {folders[tasks[0]]}/manifest.json records no training languages; prepare "
+            f"the folder again with this version of stilts-prepare to choose them"
+        )  # fmt: skip
+    available = list(recorded)
     unknown = [lang for lang in languages if lang not in available]
     if unknown:
         raise StiltsError(
@@ -194,6 +194,22 @@ def _languages(where: str, raw: Any, tasks: list[str], folders: dict[str, Path])
 def prepared_languages(task: str, folder: Path) -> list[str]:
     """The training languages of a prepared data folder (English where none are recorded)."""
     return list(read_manifest(folder, task).get("train_languages") or ["en"])
+
+
+def _prepared(key: str, task: str, folder: Path) -> Path:
+    """``folder`` if stilts-prepare made it for ``task``; a StiltsError naming ``key`` if not."""
+    try:
+        read_manifest(folder, task)
+    except StiltsError as err:
+        raise StiltsError(f"{key}: {err}") from None
+    return folder
+
+
+def _text(key: str, value: Any) -> str:
+    """Command-line flags given as one string (or nothing)."""
+    if value is not None and not isinstance(value, str):
+        raise StiltsError(f"{key}: flags as one string, got {value!r}")
+    return value or ""
 
 
 def _known_keys(where: str, raw: dict, valid: tuple[str, ...]) -> None:
