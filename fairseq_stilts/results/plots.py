@@ -49,7 +49,9 @@ def delta_heatmap(report: Report, path: Path) -> bool:
     axes.set_xticks(range(len(columns)), columns, rotation=30, ha="right")
     axes.set_yticks(range(len(settings)), settings)
     for i, j in zip(*np.where(~np.isnan(grid)), strict=True):
-        axes.text(j, i, f"{grid[i, j]:+.1f}", ha="center", va="center", fontsize=9)
+        dark = abs(grid[i, j]) > 0.6 * limit  # white on the deep ends of the colour map
+        axes.text(j, i, f"{grid[i, j]:+.1f}", ha="center", va="center", fontsize=9,
+                  color="white" if dark else "black")  # fmt: skip
     axes.set_xlabel("target task")
     axes.set_ylabel("intermediate setting")
     axes.set_title(f"Delta against '{report.baseline}' ({report.split})")
