@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import train_args
 
+from fairseq_stilts.cli.fairseq_tools import fairseq_executable
 from fairseq_stilts.cli.grid import main
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.grid.execute import Outcome, run_chain
@@ -315,3 +317,24 @@ def run_tasks(run) -> list[str]:
 def last_flags(command: tuple[str, ...]) -> dict[str, str]:
     """Each ``--flag value`` of a command line, the last occurrence winning (as argparse)."""
     return {a: command[i + 1] for i, a in enumerate(command[:-1]) if a.startswith("--")}
+
+
+@pytest.mark.slow
+def test_an_interrupted_run_resumes_from_checkpoint_last(tmp_path, tiny_model, prepared):
+    prepared("mnli")
+    plan = {
+        "model": str(tiny_model), "data": str(prepared("xnli").parent),
+        "settings": [{"name": "mnli", "tasks": ["mnli"]}], "targets": ["xnli"], "seeds": [1],
+        "train": tiny_train_options(),
+    }  # fmt: skip
+    grid = tmp_path / "grid"
+    intermediate, xnli = expand(parse_plan(plan), grid)[0]
+    # the job died after 3 of its 6 updates: checkpoint_last.pt is there, the done marker not
+    command = intermediate.commands[0]
+    subprocess.run([fairseq_executable(command[0]), *command[1:], "--max-update", "3"], check=True, capture_output=True)  # fmt: skip
+    outcomes = run_chain(grid, [intermediate, xnli], grid / "results.jsonl")
+    assert [o.status for o in outcomes] == ["done", "done"]
+    log = (grid / "runs" / "mnli" / "s1" / "log.txt").read_text()
+    checkpoint = grid / "runs" / "mnli" / "s1" / "checkpoints" / "checkpoint_last.pt"
+    assert f"Loaded checkpoint {checkpoint} (epoch 1 @ 3 updates)" in log
+    assert f"Saved checkpoint {checkpoint} (epoch 1 @ 6 updates" in log
