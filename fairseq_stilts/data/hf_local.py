@@ -12,7 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fairseq_stilts.data.readers import Example, TaggedSentence, as_text, choice_example
+from fairseq_stilts.data.readers import (
+    Example,
+    TaggedSentence,
+    as_text,
+    choice_example,
+    hellaswag_parts,
+)
 from fairseq_stilts.errors import DataError, StiltsError
 
 # Column names used by the Hub's copies of GLUE, SNLI, ANLI, XNLI and PAWS-X.
@@ -93,17 +99,8 @@ def _column(row: Row, name: str, where: str, number: int):
 
 
 def _hellaswag_row(row: Row, n: int, where: str, number: int) -> tuple[str, list, object]:
-    """``Rowan/hellaswag``: ``ctx`` (or ``ctx_a`` + " " + ``ctx_b``), ``endings``, ``label``
-    (the gold ending's index as text)."""
-    if row.get("ctx") is not None:
-        context = as_text(row["ctx"])
-    else:
-        parts = [as_text(_column(row, k, where, number)) for k in ("ctx_a", "ctx_b")]
-        context = " ".join(p for p in parts if p)
-    endings = _column(row, "endings", where, number)
-    if not isinstance(endings, list):
-        raise DataError(where, "column 'endings' must be a list", number)
-    return context, endings, _column(row, "label", where, number)
+    """``Rowan/hellaswag``: the JSONL files' fields (``ctx``, ``endings``, ``label``)."""
+    return hellaswag_parts(row, where, number)
 
 
 def _commonsenseqa_row(row: Row, n: int, where: str, number: int) -> tuple[str, list, object]:

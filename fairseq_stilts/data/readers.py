@@ -150,7 +150,7 @@ def read_id_tsv(
 # The label is the gold choice's index as text ("0".."N-1").
 
 
-def _field(record: Mapping, key: str, path: Path, number: int):
+def _field(record: Mapping, key: str, path: Path | str, number: int):
     """``record[key]``, where ``key`` may be dotted (``question.stem``)."""
     value = record
     for part in key.split("."):
@@ -187,16 +187,22 @@ def read_hellaswag(
 ) -> Iterator[Example]:
     """HellaSwag: ``ctx`` (or ``ctx_a`` + " " + ``ctx_b``), ``endings``, ``label`` (an index)."""
     for number, record in json_records(path):
-        if "ctx" in record:
-            context = as_text(record["ctx"])
-        else:
-            parts = [as_text(_field(record, k, path, number)) for k in ("ctx_a", "ctx_b")]
-            context = " ".join(p for p in parts if p)
-        endings = _field(record, "endings", path, number)
-        if not isinstance(endings, list):
-            raise DataError(path, "field 'endings' must be a list", number)
-        label = _field(record, "label", path, number)
+        context, endings, label = hellaswag_parts(record, path, number)
         yield choice_example(context, endings, label, fields, path, number)
+
+
+def hellaswag_parts(record: Mapping, where: Path | str, number: int) -> tuple[str, list, object]:
+    """A HellaSwag record's context, endings and label; the JSONL files and the
+    ``Rowan/hellaswag`` dataset lay them out alike."""
+    if record.get("ctx") is not None:
+        context = as_text(record["ctx"])
+    else:
+        parts = [as_text(_field(record, k, where, number)) for k in ("ctx_a", "ctx_b")]
+        context = " ".join(p for p in parts if p)
+    endings = _field(record, "endings", where, number)
+    if not isinstance(endings, list):
+        raise DataError(where, "field 'endings' must be a list", number)
+    return context, endings, _field(record, "label", where, number)
 
 
 @readers.register("commonsenseqa_jsonl")
