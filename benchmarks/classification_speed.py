@@ -49,8 +49,16 @@ import numpy as np
 import torch
 
 THREADS = 2
-SIZE = ["--encoder-layers", "4", "--encoder-embed-dim", "256", "--encoder-ffn-embed-dim", "1024",
-        "--encoder-attention-heads", "4"]  # fmt: skip
+SIZE = [
+    "--encoder-layers",
+    "4",
+    "--encoder-embed-dim",
+    "256",
+    "--encoder-ffn-embed-dim",
+    "1024",
+    "--encoder-attention-heads",
+    "4",
+]
 LABELS = ("entailment", "neutral", "contradiction")
 BATCH = 32
 
@@ -120,17 +128,64 @@ def fairseq_argv(method: str, data: Path, total: int, save_dir: Path) -> list[st
     """fairseq-train arguments for (a) the plugin or (b) stock sentence_prediction."""
     from fairseq_stilts.cli.fairseq_tools import USER_DIR
 
-    common = [str(data), *SIZE, "--batch-size", str(BATCH), "--optimizer", "adam", "--lr", "1e-4",
-              "--lr-scheduler", "fixed", "--max-update", str(total), "--seed", "1", "--cpu",
-              "--disable-validation", "--no-save", "--save-dir", str(save_dir),
-              "--num-workers", "0", "--log-format", "json", "--log-interval", "1"]  # fmt: skip
+    common = [
+        str(data),
+        *SIZE,
+        "--batch-size",
+        str(BATCH),
+        "--optimizer",
+        "adam",
+        "--lr",
+        "1e-4",
+        "--lr-scheduler",
+        "fixed",
+        "--max-update",
+        str(total),
+        "--seed",
+        "1",
+        "--cpu",
+        "--disable-validation",
+        "--no-save",
+        "--save-dir",
+        str(save_dir),
+        "--num-workers",
+        "0",
+        "--log-format",
+        "json",
+        "--log-interval",
+        "1",
+    ]
     if method == "a":
-        return [*common, "--user-dir", USER_DIR, "--task", "xnli",
-                "--criterion", "stilts_classification", "--arch", "xlmr_tiny"]  # fmt: skip
-    return [*common, "--task", "sentence_prediction", "--criterion", "sentence_prediction",
-            "--arch", "roberta", "--num-classes", "3", "--init-token", "0",
-            "--separator-token", "2", "--max-positions", "512",
-            "--required-batch-size-multiple", "1"]  # fmt: skip
+        return [
+            *common,
+            "--user-dir",
+            USER_DIR,
+            "--task",
+            "xnli",
+            "--criterion",
+            "stilts_classification",
+            "--arch",
+            "xlmr_tiny",
+        ]
+    return [
+        *common,
+        "--task",
+        "sentence_prediction",
+        "--criterion",
+        "sentence_prediction",
+        "--arch",
+        "roberta",
+        "--num-classes",
+        "3",
+        "--init-token",
+        "0",
+        "--separator-token",
+        "2",
+        "--max-positions",
+        "512",
+        "--required-batch-size-multiple",
+        "1",
+    ]
 
 
 def run_fairseq(name: str, data: Path, workdir: Path, total: int, warmup: int) -> Result:
@@ -139,15 +194,20 @@ def run_fairseq(name: str, data: Path, workdir: Path, total: int, warmup: int) -
 
     argv = fairseq_argv(name[1], data, total, workdir / f"save-{name[1]}")
     log = workdir / f"fairseq-{name[1]}.log"
-    env = {**os.environ, "OMP_NUM_THREADS": str(THREADS), "MKL_NUM_THREADS": str(THREADS),
-           "PYTHONUNBUFFERED": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(THREADS),
+        "MKL_NUM_THREADS": str(THREADS),
+        "PYTHONUNBUFFERED": "1",
+    }
     command = [fairseq_executable("fairseq-train"), *argv]
     arrivals: dict[int, float] = {}
     wpb: dict[int, int] = {}
     with log.open("w") as out:
         out.write(" ".join(command) + "\n")
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                                text=True, bufsize=1)  # fmt: skip
+        proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True, bufsize=1
+        )
         for line in proc.stdout:
             now = time.perf_counter()
             out.write(line)
@@ -180,17 +240,24 @@ def fairseq_batches(argv: list[str], count: int) -> list[tuple[int, int]]:
     task.load_dataset(cfg.dataset.train_subset, combine=True, epoch=1)
     # As fairseq's Trainer.get_train_iterator for epoch 1 (lengths <= 250: nothing is filtered).
     epoch_itr = task.get_batch_iterator(
-        dataset=task.dataset(cfg.dataset.train_subset), max_tokens=cfg.dataset.max_tokens,
-        max_sentences=cfg.dataset.batch_size, max_positions=task.max_positions(),
-        ignore_invalid_inputs=True, seed=cfg.common.seed, num_workers=0, epoch=1,
+        dataset=task.dataset(cfg.dataset.train_subset),
+        max_tokens=cfg.dataset.max_tokens,
+        max_sentences=cfg.dataset.batch_size,
+        max_positions=task.max_positions(),
+        ignore_invalid_inputs=True,
+        seed=cfg.common.seed,
+        num_workers=0,
+        epoch=1,
         required_batch_size_multiple=cfg.dataset.required_batch_size_multiple,
-    )  # fmt: skip
+    )
     pad = task.source_dictionary.pad()
     with warnings.catch_warnings():  # fairseq asks for pinned memory on CPU
         warnings.simplefilter("ignore")
         batches = list(itertools.islice(epoch_itr.next_epoch_itr(shuffle=True), count))
-    return [(int((b["net_input"]["src_tokens"] != pad).sum()), b["net_input"]["src_tokens"].numel())
-            for b in batches]  # fmt: skip
+    return [
+        (int((b["net_input"]["src_tokens"] != pad).sum()), b["net_input"]["src_tokens"].numel())
+        for b in batches
+    ]
 
 
 def load_pairs(data: Path) -> tuple[list[list[int]], list[int], int]:
@@ -203,8 +270,10 @@ def load_pairs(data: Path) -> tuple[list[list[int]], list[int], int]:
         data_utils.load_indexed_dataset(str(data / sub / "train"), None)
         for sub in ("input0", "input1", "label")
     )
-    ids = [[vocab.bos(), *first[i].tolist(), vocab.eos(), *second[i].tolist()]
-           for i in range(len(first))]  # fmt: skip
+    ids = [
+        [vocab.bos(), *first[i].tolist(), vocab.eos(), *second[i].tolist()]
+        for i in range(len(first))
+    ]
     nspecial = Dictionary.load(str(data / "label" / "dict.txt")).nspecial
     return ids, [int(label[i][0]) - nspecial for i in range(len(label))], len(vocab)
 
@@ -232,22 +301,42 @@ def run_trainer(name: str, pairs: tuple, workdir: Path, total: int, warmup: int)
     from datasets import Dataset
 
     ids, labels, vocab = pairs
-    config = hf.XLMRobertaConfig(vocab_size=vocab, hidden_size=256, num_hidden_layers=4,
-                                 num_attention_heads=4, intermediate_size=1024,
-                                 max_position_embeddings=514, type_vocab_size=1, pad_token_id=1,
-                                 bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5,
-                                 num_labels=3)  # fmt: skip
+    config = hf.XLMRobertaConfig(
+        vocab_size=vocab,
+        hidden_size=256,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        intermediate_size=1024,
+        max_position_embeddings=514,
+        type_vocab_size=1,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        layer_norm_eps=1e-5,
+        num_labels=3,
+    )
     torch.manual_seed(1)
     model = hf.XLMRobertaForSequenceClassification(config)
     dataset = Dataset.from_dict({"input_ids": ids, "labels": labels, "length": list(map(len, ids))})
     args = hf.TrainingArguments(
-        output_dir=str(workdir / f"hf-{name[1]}"), per_device_train_batch_size=BATCH,
-        max_steps=total, learning_rate=1e-4, lr_scheduler_type="constant", weight_decay=0.0,
-        max_grad_norm=0.0, use_cpu=True, report_to=[], save_strategy="no",
-        logging_strategy="no", disable_tqdm=True, seed=1, dataloader_num_workers=0,
-        dataloader_pin_memory=False, remove_unused_columns=False,
+        output_dir=str(workdir / f"hf-{name[1]}"),
+        per_device_train_batch_size=BATCH,
+        max_steps=total,
+        learning_rate=1e-4,
+        lr_scheduler_type="constant",
+        weight_decay=0.0,
+        max_grad_norm=0.0,
+        use_cpu=True,
+        report_to=[],
+        save_strategy="no",
+        logging_strategy="no",
+        disable_tqdm=True,
+        seed=1,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=False,
+        remove_unused_columns=False,
         train_sampling_strategy="group_by_length" if name[1] == "d" else "random",
-    )  # fmt: skip
+    )
     ends: list[float] = []
 
     class Clock(hf.TrainerCallback):
@@ -255,8 +344,9 @@ def run_trainer(name: str, pairs: tuple, workdir: Path, total: int, warmup: int)
             ends.append(time.perf_counter())
 
     collator = PadCollator(pad=1)
-    trainer = hf.Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator,
-                         callbacks=[Clock()])  # fmt: skip
+    trainer = hf.Trainer(
+        model=model, args=args, train_dataset=dataset, data_collator=collator, callbacks=[Clock()]
+    )
     trainer.train()
     if len(collator.batches) < total:
         sys.exit(f"{name}: the collator saw {len(collator.batches)} batches, expected {total}")
@@ -274,8 +364,10 @@ def report(results: list[Result]) -> None:
         mean = sum(r.seconds) / len(r.seconds)
         rate[r.name[:3]] = sum(r.tokens) / sum(r.seconds)
         share = 1 - sum(r.tokens) / sum(r.padded)
-        print(f"{r.name:<44}{mean:>10.4f}{statistics.median(r.seconds):>9.4f}"
-              f"{rate[r.name[:3]]:>10.0f}{sum(r.tokens) / len(r.tokens):>9.0f}{share:>9.1%}{r.others:>8.0%}")  # fmt: skip
+        print(
+            f"{r.name:<44}{mean:>10.4f}{statistics.median(r.seconds):>9.4f}"
+            f"{rate[r.name[:3]]:>10.0f}{sum(r.tokens) / len(r.tokens):>9.0f}{share:>9.1%}{r.others:>8.0%}"
+        )
     ab, ad = rate["(a)"] / rate["(b)"], rate["(a)"] / rate["(d)"]
     print(f"\ntokens/s ratio a/b = {ab:.2f}, a/d = {ad:.2f}")
     print(f"aim a/d >= 1.2: {'met' if ad >= 1.2 else 'NOT met'}")
@@ -314,12 +406,18 @@ def main() -> None:
         prepare_task("xnli", data, model_dir, raw=workdir / "raw", force=True)
         pairs = load_pairs(data)
         lengths = [len(x) for x in pairs[0]]
-        print(f"{len(lengths)} pairs, tokens per pair: median {statistics.median(lengths):.0f}, "
-              f"mean {statistics.mean(lengths):.1f}, max {max(lengths)}; "
-              f"{args.warmup} warmup + {args.updates} timed updates of {BATCH}")  # fmt: skip
+        print(
+            f"{len(lengths)} pairs, tokens per pair: median {statistics.median(lengths):.0f}, "
+            f"mean {statistics.mean(lengths):.1f}, max {max(lengths)}; "
+            f"{args.warmup} warmup + {args.updates} timed updates of {BATCH}"
+        )
         results = []
-        for name in ("(a) plugin xnli, fairseq-train", "(b) stock sentence_prediction, fairseq-train",
-                     "(c) HF Trainer, random", "(d) HF Trainer, group_by_length"):  # fmt: skip
+        for name in (
+            "(a) plugin xnli, fairseq-train",
+            "(b) stock sentence_prediction, fairseq-train",
+            "(c) HF Trainer, random",
+            "(d) HF Trainer, group_by_length",
+        ):
             print(f"running {name} ...")
             start = cpu_clock()
             if name[1] in "ab":

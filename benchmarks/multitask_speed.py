@@ -115,19 +115,62 @@ def argv(config: str, data: Path, total: int, length: int, save_dir: Path) -> li
     """fairseq-train arguments of configuration a, b or c; all but the task part are shared."""
     from fairseq_stilts.cli.fairseq_tools import USER_DIR
 
-    common = ["--user-dir", USER_DIR, "--arch", "xlmr_tiny", *SIZE, "--batch-size", str(BATCH),
-              "--optimizer", "stilts_adamw", "--lr", "1e-4", "--lr-scheduler", "fixed",
-              "--max-update", str(total), "--seed", "1", "--cpu", "--num-workers", "0",
-              "--disable-validation", "--no-save", "--save-dir", str(save_dir),
-              "--log-format", "json", "--log-interval", "1"]  # fmt: skip
+    common = [
+        "--user-dir",
+        USER_DIR,
+        "--arch",
+        "xlmr_tiny",
+        *SIZE,
+        "--batch-size",
+        str(BATCH),
+        "--optimizer",
+        "stilts_adamw",
+        "--lr",
+        "1e-4",
+        "--lr-scheduler",
+        "fixed",
+        "--max-update",
+        str(total),
+        "--seed",
+        "1",
+        "--cpu",
+        "--num-workers",
+        "0",
+        "--disable-validation",
+        "--no-save",
+        "--save-dir",
+        str(save_dir),
+        "--log-format",
+        "json",
+        "--log-interval",
+        "1",
+    ]
     if config == "a":
-        return [str(data / "mnli"), "--task", "mnli", "--criterion", "stilts_classification",
-                "--max-seq-length", str(length), *common]  # fmt: skip
+        return [
+            str(data / "mnli"),
+            "--task",
+            "mnli",
+            "--criterion",
+            "stilts_classification",
+            "--max-seq-length",
+            str(length),
+            *common,
+        ]
     names = ["mnli"] if config == "b" else ["mnli", "xnli"]
-    return [str(data), "--task", "stilts_multitask", "--tasks", ",".join(names),
-            "--task-data", ",".join(f"{n}={data / n}" for n in names),
-            "--task-max-seq-lengths", ",".join(f"{n}={length}" for n in names),
-            "--criterion", "stilts_multitask", *common]  # fmt: skip
+    return [
+        str(data),
+        "--task",
+        "stilts_multitask",
+        "--tasks",
+        ",".join(names),
+        "--task-data",
+        ",".join(f"{n}={data / n}" for n in names),
+        "--task-max-seq-lengths",
+        ",".join(f"{n}={length}" for n in names),
+        "--criterion",
+        "stilts_multitask",
+        *common,
+    ]
 
 
 def run(config: str, runs: Runs, data: Path, workdir: Path, args: argparse.Namespace) -> None:
@@ -136,18 +179,25 @@ def run(config: str, runs: Runs, data: Path, workdir: Path, args: argparse.Names
 
     total = args.warmup + args.updates
     repeat = len(runs.seconds) + 1
-    command = [fairseq_executable("fairseq-train"),
-               *argv(config, data, total, args.length, workdir / f"save-{config}")]  # fmt: skip
+    command = [
+        fairseq_executable("fairseq-train"),
+        *argv(config, data, total, args.length, workdir / f"save-{config}"),
+    ]
     log = workdir / f"fairseq-{config}{repeat}.log"
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads),
-           "PYTHONUNBUFFERED": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(args.threads),
+        "MKL_NUM_THREADS": str(args.threads),
+        "PYTHONUNBUFFERED": "1",
+    }
     arrivals: dict[int, float] = {}
     stats: dict[int, dict] = {}
     start = cpu_clock()
     with log.open("w") as out:
         out.write(shlex.join(command) + "\n")
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                                text=True, bufsize=1)  # fmt: skip
+        proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True, bufsize=1
+        )
         for line in proc.stdout:
             now = time.perf_counter()
             out.write(line)
@@ -174,15 +224,19 @@ def report(results: dict[str, Runs], args: argparse.Namespace, command: str) -> 
     print("\n{:<42}{:>9}{:>9}{:>7}  {:<18}{:>9}{:>7}".format(*head))
     for key, runs in results.items():
         mean = statistics.mean(runs.pooled)
-        pairs = [statistics.mean(r) / statistics.mean(a)
-                 for r, a in zip(runs.seconds, results["a"].seconds, strict=True)]  # fmt: skip
+        pairs = [
+            statistics.mean(r) / statistics.mean(a)
+            for r, a in zip(runs.seconds, results["a"].seconds, strict=True)
+        ]
         per_run = [
             runs.tasks[i : i + args.updates] for i in range(0, len(runs.tasks), args.updates)
         ]
         switches = sum(sum(x != y for x, y in zip(t, t[1:], strict=False)) for t in per_run)
-        print(f"{runs.name:<42}{mean:>9.4f}{statistics.median(runs.pooled):>9.4f}"
-              f"{mean / base:>7.3f}  {' '.join(f'{p:.3f}' for p in pairs):<18}"
-              f"{switches if key == 'c' else '-':>9}{max(runs.others):>7.0%}")  # fmt: skip
+        print(
+            f"{runs.name:<42}{mean:>9.4f}{statistics.median(runs.pooled):>9.4f}"
+            f"{mean / base:>7.3f}  {' '.join(f'{p:.3f}' for p in pairs):<18}"
+            f"{switches if key == 'c' else '-':>9}{max(runs.others):>7.0%}"
+        )
     expected = BATCH * args.length
     odd = sorted({t for r in results.values() for t in r.tokens} - {expected})
     if odd:
@@ -237,9 +291,13 @@ def profile(data: Path, workdir: Path, args: argparse.Namespace) -> None:
 
         def iterator(task=task, dataset=dataset):
             return task.get_batch_iterator(
-                dataset=dataset, max_sentences=BATCH, max_positions=task.max_positions(),
-                ignore_invalid_inputs=True, seed=1, epoch=1,
-            ).next_epoch_itr(shuffle=True)  # fmt: skip
+                dataset=dataset,
+                max_sentences=BATCH,
+                max_positions=task.max_positions(),
+                ignore_invalid_inputs=True,
+                seed=1,
+                epoch=1,
+            ).next_epoch_itr(shuffle=True)
 
         epoch = timed(iterator, 5)  # batches and schedule of an epoch, once per epoch
         batches = iterator()
@@ -282,8 +340,10 @@ def profile(data: Path, workdir: Path, args: argparse.Namespace) -> None:
             if step >= args.warmup:
                 seconds.append(time.perf_counter() - start)
     base = statistics.mean(trainers["a"][3])
-    print(f"\nin-process Trainer.train_step (with the batch's fetch), a, b, c taking turns every "
-          f"update; {args.warmup} warmup + {args.updates} timed updates each:")  # fmt: skip
+    print(
+        f"\nin-process Trainer.train_step (with the batch's fetch), a, b, c taking turns every "
+        f"update; {args.warmup} warmup + {args.updates} timed updates each:"
+    )
     print("{:<42}{:>9}{:>9}{:>7}".format("configuration", "s/update", "median", "ratio"))
     for key, (_, _, _, seconds) in trainers.items():
         mean = statistics.mean(seconds)
@@ -299,8 +359,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="runs of each configuration")
     parser.add_argument("--length", type=int, default=48, help="tokens of every pair")
     parser.add_argument("--threads", type=int, default=THREADS, help="OpenMP threads per run")
-    parser.add_argument("--profile", action="store_true",
-                        help="then time the multi-task machinery's own steps in-process")  # fmt: skip
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="then time the multi-task machinery's own steps in-process",
+    )
     parser.add_argument("--quick", action="store_true", help="10 updates, 2 warmup, 1 repeat")
     parser.add_argument("--model", type=Path, help="a tiny model folder (default: build one)")
     parser.add_argument("--workdir", type=Path, help="keep all files here (default: a temp dir)")
@@ -323,8 +386,10 @@ def main() -> None:
             model_dir = build_tiny_model(workdir / "model", updates=10)
         examples = BATCH * (args.warmup + args.updates + 2)  # no run reaches the epoch's end
         data = prepare(workdir, model_dir, examples, args.length, args.seed)
-        print(f"{examples} pairs of {args.length} tokens; {args.warmup} warmup + {args.updates} "
-              f"timed updates of {BATCH}, {args.repeats} repeat(s), runs alternating a, b, c")  # fmt: skip
+        print(
+            f"{examples} pairs of {args.length} tokens; {args.warmup} warmup + {args.updates} "
+            f"timed updates of {BATCH}, {args.repeats} repeat(s), runs alternating a, b, c"
+        )
         results = {key: Runs(name) for key, name in CONFIGS.items()}
         for repeat in range(args.repeats):
             for key, runs in results.items():

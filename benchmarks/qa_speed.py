@@ -102,8 +102,13 @@ def squad_document(words: list[str], questions: int, per_context: int, seed: int
             last = min(len(tokens), first + int(rng.integers(1, 5)))
             answer = " ".join(tokens[first:last]).rstrip(".")
             question = " ".join(pick(int(rng.integers(8, 13)))) + "?"
-            qas.append({"id": f"p{p}-q{q}", "question": question,
-                        "answers": [{"text": answer, "answer_start": int(offsets[first])}]})  # fmt: skip
+            qas.append(
+                {
+                    "id": f"p{p}-q{q}",
+                    "question": question,
+                    "answers": [{"text": answer, "answer_start": int(offsets[first])}],
+                }
+            )
         paragraphs.append({"context": context, "qas": qas})
     return {"version": "1.1", "data": [{"title": "generated", "paragraphs": paragraphs}]}
 
@@ -217,8 +222,10 @@ def report(n: int, rows: list[tuple[Timing, Timing | None]]) -> None:
     print("\n{:<52}{:>9}{:>12}{:>12}{:>10}{:>8}".format(*head))
     for timing, baseline in rows:
         ratio = f"{baseline.seconds / timing.seconds:>8.3f}" if baseline else f"{'':>8}"
-        print(f"{timing.name:<52}{timing.seconds:>9.3f}{n / timing.seconds:>12.0f}"
-              f"{1e6 * timing.seconds / n:>12.1f}{timing.cpu_share:>10.0%}{ratio}")  # fmt: skip
+        print(
+            f"{timing.name:<52}{timing.seconds:>9.3f}{n / timing.seconds:>12.0f}"
+            f"{1e6 * timing.seconds / n:>12.1f}{timing.cpu_share:>10.0%}{ratio}"
+        )
     if any(t.cpu_share < 0.9 for row in rows for t in row if t):
         print("warning: a pass got under 90% of a CPU (column cpu/wall): rerun on an idle machine")
 
@@ -257,36 +264,57 @@ def main() -> None:
         questions = list(read_squad_json(path))
         n = len(questions)
 
-        build, built = best_of("(1) window building (library)", args.repeats,
-                               lambda: build_all(encoder, questions))  # fmt: skip
-        tokenize, _ = best_of("    of which tokenize_with_offsets", args.repeats,
-                              lambda: tokenize_contexts(encoder, questions))  # fmt: skip
-        encode, _ = best_of("    baseline: raw sentencepiece encode", args.repeats,
-                            lambda: raw_encode(encoder, questions))  # fmt: skip
+        build, built = best_of(
+            "(1) window building (library)", args.repeats, lambda: build_all(encoder, questions)
+        )
+        tokenize, _ = best_of(
+            "    of which tokenize_with_offsets",
+            args.repeats,
+            lambda: tokenize_contexts(encoder, questions),
+        )
+        encode, _ = best_of(
+            "    baseline: raw sentencepiece encode",
+            args.repeats,
+            lambda: raw_encode(encoder, questions),
+        )
         scores = random_scores(built, args.seed)
-        decode, _ = best_of("(2) decode_answer, n_best 20, max length 30", args.repeats,
-                            lambda: decode_all(questions, built, scores))  # fmt: skip
-        argmax, _ = best_of("    baseline: numpy argmax per window", args.repeats,
-                            lambda: argmax_all(questions, built, scores))  # fmt: skip
+        decode, _ = best_of(
+            "(2) decode_answer, n_best 20, max length 30",
+            args.repeats,
+            lambda: decode_all(questions, built, scores),
+        )
+        argmax, _ = best_of(
+            "    baseline: numpy argmax per window",
+            args.repeats,
+            lambda: argmax_all(questions, built, scores),
+        )
 
-        spelled = sum(q.context[b.context.starts[b.span[0]] : b.context.ends[b.span[1]]]
-                      == q.answers[0] for q, b in zip(questions, built, strict=True))  # fmt: skip
+        spelled = sum(
+            q.context[b.context.starts[b.span[0]] : b.context.ends[b.span[1]]] == q.answers[0]
+            for q, b in zip(questions, built, strict=True)
+        )
         oracle = decode_all(questions, built, random_scores(built, args.seed, oracle=True))
         exact = sum(a == q.answers[0] for a, q in zip(oracle, questions, strict=True))
         tokens = [len(b.context) for b in built[:: args.per_context]]
         per_q = [len(b.windows) for b in built]
-        print(f"{n} questions on {len(tokens)} contexts: context tokens median "
-              f"{np.median(tokens):.0f} (max {max(tokens)}), windows/question mean "
-              f"{np.mean(per_q):.2f} (max {max(per_q)}); answer spans spelled exactly "
-              f"{spelled}/{n}; oracle scores decoded exactly {exact}/{n}")  # fmt: skip
+        print(
+            f"{n} questions on {len(tokens)} contexts: context tokens median "
+            f"{np.median(tokens):.0f} (max {max(tokens)}), windows/question mean "
+            f"{np.mean(per_q):.2f} (max {max(per_q)}); answer spans spelled exactly "
+            f"{spelled}/{n}; oracle scores decoded exactly {exact}/{n}"
+        )
         report(
             n,
             [(build, encode), (tokenize, encode), (encode, None), (decode, argmax), (argmax, None)],
         )
-        print(f"\nratio (1) library / baseline examples/s = {encode.seconds / build.seconds:.3f} "
-              f"(library {build.seconds / encode.seconds:.1f}x slower)")  # fmt: skip
-        print(f"ratio (2) library / baseline examples/s = {argmax.seconds / decode.seconds:.3f} "
-              f"(library {decode.seconds / argmax.seconds:.1f}x slower)")  # fmt: skip
+        print(
+            f"\nratio (1) library / baseline examples/s = {encode.seconds / build.seconds:.3f} "
+            f"(library {build.seconds / encode.seconds:.1f}x slower)"
+        )
+        print(
+            f"ratio (2) library / baseline examples/s = {argmax.seconds / decode.seconds:.3f} "
+            f"(library {decode.seconds / argmax.seconds:.1f}x slower)"
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -148,8 +148,13 @@ def worker(args: argparse.Namespace) -> None:
             bound(x, y, args.block_size)
             sync()
             bound_s.append(time.perf_counter() - start)
-    result = {"n": args.n, "block": args.block_size, "search_s": min(search_s),
-              "bound_s": min(bound_s) if bound_s else None, "peak_bytes": peak}  # fmt: skip
+    result = {
+        "n": args.n,
+        "block": args.block_size,
+        "search_s": min(search_s),
+        "bound_s": min(bound_s) if bound_s else None,
+        "peak_bytes": peak,
+    }
     print(json.dumps(result))
 
 
@@ -164,9 +169,25 @@ def cpu_ticks() -> float:
 
 def spawn(args: argparse.Namespace, n: int, block: int, with_bound: bool) -> Run:
     """Run one configuration in a fresh subprocess; note how much CPU others took meanwhile."""
-    command = [sys.executable, __file__, "--worker", "--n", str(n), "--block-size", str(block),
-               "--dim", str(args.dim), "--seed", str(args.seed), "--threads", str(args.threads),
-               "--device", args.device, "--repeats", str(args.repeats)]  # fmt: skip
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        "--n",
+        str(n),
+        "--block-size",
+        str(block),
+        "--dim",
+        str(args.dim),
+        "--seed",
+        str(args.seed),
+        "--threads",
+        str(args.threads),
+        "--device",
+        args.device,
+        "--repeats",
+        str(args.repeats),
+    ]
     if with_bound:
         command.append("--with-bound")
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
@@ -189,39 +210,56 @@ def mib(size: float) -> str:
 
 def report(args: argparse.Namespace, timed: list[Run], memory: list[Run]) -> None:
     """Print the speed table, the memory table and whether the aim is met."""
-    print(f"\nspeed: margin_candidates(k=4, block_size={args.block_size}) vs torch.mm bound, "
-          f"dim {args.dim}, {args.threads} threads, {args.device}")  # fmt: skip
+    print(
+        f"\nspeed: margin_candidates(k=4, block_size={args.block_size}) vs torch.mm bound, "
+        f"dim {args.dim}, {args.threads} threads, {args.device}"
+    )
     head = ("N", "GFLOP", "search s", "bound s", "search GF/s", "bound GF/s", "ratio", "others")
     print("{:>8}{:>10}{:>10}{:>10}{:>13}{:>12}{:>8}{:>8}".format(*head))
     ratios = []
     for r in timed:
         work = flops(r.n, args.dim)
         ratios.append(r.bound_s / r.search_s)
-        print(f"{r.n:>8}{work / 1e9:>10,.0f}{r.search_s:>10.2f}{r.bound_s:>10.2f}"
-              f"{work / r.search_s / 1e9:>13.1f}{work / r.bound_s / 1e9:>12.1f}"
-              f"{ratios[-1]:>8.2f}{r.others:>8.0%}")  # fmt: skip
-    print(f"aim ratio >= 0.7: {'met' if min(ratios) >= 0.7 else 'NOT met'} "
-          f"(lowest {min(ratios):.2f})")  # fmt: skip
+        print(
+            f"{r.n:>8}{work / 1e9:>10,.0f}{r.search_s:>10.2f}{r.bound_s:>10.2f}"
+            f"{work / r.search_s / 1e9:>13.1f}{work / r.bound_s / 1e9:>12.1f}"
+            f"{ratios[-1]:>8.2f}{r.others:>8.0%}"
+        )
+    print(
+        f"aim ratio >= 0.7: {'met' if min(ratios) >= 0.7 else 'NOT met'} (lowest {min(ratios):.2f})"
+    )
     kind = "tensor bytes (CUDA)" if args.device.startswith("cuda") else "resident set (CPU)"
     print(f"\npeak memory of the search over the inputs, MiB, {kind}")
     head = ("N", "block", "search peak", "inputs", "N^2 x 4 B", "peak/N^2x4")
     print("{:>8}{:>8}{:>13}{:>10}{:>12}{:>12}".format(*head))
     for r in sorted(memory, key=lambda r: (r.n, r.block)):
         full = 4.0 * r.n * r.n
-        print(f"{r.n:>8}{r.block:>8}{mib(r.peak_bytes):>13}{mib(2 * 4.0 * r.n * args.dim):>10}"
-              f"{mib(full):>12}{r.peak_bytes / full:>12.1%}")  # fmt: skip
+        print(
+            f"{r.n:>8}{r.block:>8}{mib(r.peak_bytes):>13}{mib(2 * 4.0 * r.n * args.dim):>10}"
+            f"{mib(full):>12}{r.peak_bytes / full:>12.1%}"
+        )
     if any(r.others > 0.1 for r in timed + memory):
         print("warning: other processes took over 10% of the CPUs during a run (column 'others')")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[20000, 50000, 100000],
-                        help="N, rows per side, to time")  # fmt: skip
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[20000, 50000, 100000],
+        help="N, rows per side, to time",
+    )
     parser.add_argument("--dim", type=int, default=1024, help="embedding size (XLM-R Large: 1024)")
     parser.add_argument("--block-size", type=int, default=4096, help="block_size of the search")
-    parser.add_argument("--memory-blocks", type=int, nargs="+", default=[1024, 4096, 8192],
-                        help="block sizes for the memory table")  # fmt: skip
+    parser.add_argument(
+        "--memory-blocks",
+        type=int,
+        nargs="+",
+        default=[1024, 4096, 8192],
+        help="block sizes for the memory table",
+    )
     parser.add_argument("--memory-n", type=int, help="N for the memory table (default: smallest)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")

@@ -119,9 +119,14 @@ def config_runs() -> list[Run]:
         tasks = config["task"].get("tasks", task).split(",")  # a multi-task config lists them
         optimization = config["optimization"]
         runs.append(
-            Run(path.stem, shape_of(tasks), optimization["update_freq"][0],
-                optimization["max_update"], CHOICES.get(task, 1))
-        )  # fmt: skip
+            Run(
+                path.stem,
+                shape_of(tasks),
+                optimization["update_freq"][0],
+                optimization["max_update"],
+                CHOICES.get(task, 1),
+            )
+        )
     return runs
 
 
@@ -139,11 +144,19 @@ def plan_runs(path: Path) -> tuple[list[Run], list[Run], int]:
 
     def run(name: str, tasks: list[str], options: str) -> Run:
         rows = CHOICES.get(tasks[0], 1) if len(tasks) == 1 else 1  # a mixture: as the first shape
-        return Run(name, shape_of(tasks), flag(options, "--update-freq"), flag(options, "--max-update"), rows)  # fmt: skip
+        return Run(
+            name,
+            shape_of(tasks),
+            flag(options, "--update-freq"),
+            flag(options, "--max-update"),
+            rows,
+        )
 
-    intermediate = [run(s["name"], s["tasks"], s.get("options", "")) for s in plan["settings"] if s["tasks"]]  # fmt: skip
+    intermediate = [
+        run(s["name"], s["tasks"], s.get("options", "")) for s in plan["settings"] if s["tasks"]
+    ]
     options = plan.get("target_options", {})
-    targets = [run(t, [t], options.get(t, "")) for t in plan["targets"] if not is_retrieval(t)]  # fmt: skip
+    targets = [run(t, [t], options.get(t, "")) for t in plan["targets"] if not is_retrieval(t)]
     return intermediate, targets, len(plan["seeds"])
 
 
@@ -409,31 +422,45 @@ def main(argv: list[str] | None = None) -> None:
         return by_shape[run.shape] * run.rows * run.freq * run.updates
 
     def hours(total: float, digits: int = 2) -> str:
-        return ", ".join(f"{total / (t * 1e12) / 3600:,.{digits}f} h at {t} TFLOP/s" for t in ASSUMED_TFLOPS)  # fmt: skip
+        return ", ".join(
+            f"{total / (t * 1e12) / 3600:,.{digits}f} h at {t} TFLOP/s" for t in ASSUMED_TFLOPS
+        )
 
     print("\nFLOPs per run = FLOPs per batch x batches per update x updates (derived)")
-    print("  every row at its full length: an upper bound (batches are grouped by length, most inputs are shorter)")  # fmt: skip
-    print("  ESTIMATE, not measured: GPU hours at an ASSUMED sustained fp16 throughput; no XLM-R Large run was made")  # fmt: skip
+    print(
+        "  every row at its full length: an upper bound (batches are grouped by length, most inputs are shorter)"
+    )
+    print(
+        "  ESTIMATE, not measured: GPU hours at an ASSUMED sustained fp16 throughput; no XLM-R Large run was made"
+    )
     print("  multi-task and MNLI + MLM runs are counted as batches of the first shape")
     print(f"  {'run':<28} {'batches/update':>14} {'updates':>8} {'PFLOP':>9}  GPU hours (estimate)")
     runs = config_runs()
     intermediate, targets, seeds = plan_runs(EXAMPLES / "plan_xlmr_large.yaml")
-    for title, group in (("Hydra configs (examples/xtreme/config)", runs),
-                         ("plan_xlmr_large.yaml intermediate settings", intermediate),
-                         ("plan_xlmr_large.yaml targets", targets)):  # fmt: skip
+    for title, group in (
+        ("Hydra configs (examples/xtreme/config)", runs),
+        ("plan_xlmr_large.yaml intermediate settings", intermediate),
+        ("plan_xlmr_large.yaml targets", targets),
+    ):
         print(f"  {title}:")
         for run in group:
             note = f" (x{run.rows} rows per example)" if run.rows > 1 else ""
-            print(f"  {run.name:<28} {run.freq:>14} {run.updates:>8,} {flops(run) / 1e15:>9,.1f}  {hours(flops(run))}{note}")  # fmt: skip
+            print(
+                f"  {run.name:<28} {run.freq:>14} {run.updates:>8,} {flops(run) / 1e15:>9,.1f}  {hours(flops(run))}{note}"
+            )
     per_setting = sum(map(flops, targets))
-    print(f"  the plan's trainable targets, one setting and seed: {per_setting / 1e15:,.1f} PFLOP, {hours(per_setting, 1)}")  # fmt: skip
+    print(
+        f"  the plan's trainable targets, one setting and seed: {per_setting / 1e15:,.1f} PFLOP, {hours(per_setting, 1)}"
+    )
     settings = len(intermediate) + 1  # and `none`
     grid = seeds * (sum(map(flops, intermediate)) + settings * per_setting)
     print(
         f"  examples/xtreme/plan_xlmr_large.yaml ({settings} settings x {seeds} seeds, each "
         f"followed by its targets): {grid / 1e18:,.1f} EFLOP, {hours(grid, 0)}"
     )
-    print("  (an evaluation every 1,000 updates adds forward passes over the dev sets, not included)")  # fmt: skip
+    print(
+        "  (an evaluation every 1,000 updates adds forward passes over the dev sets, not included)"
+    )
 
     print("\nMemory of one fp16 update = model state (b) + 2-byte activations (c)")
     print(

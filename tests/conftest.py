@@ -56,14 +56,42 @@ def train_args(
 ) -> list[str]:
     """fairseq-train arguments for a short, deterministic fine-tuning run of the tiny model."""
     return [
-        str(data), "--task", task, "--criterion", "stilts_classification", "--arch", "xlmr_tiny",
-        "--finetune-from-model", str(init), "--optimizer", "stilts_adamw", "--lr", "1e-3",
-        "--max-update", str(updates), "--batch-size", "8", "--seed", "3", "--cpu",
-        "--num-workers", "0", "--save-dir", str(save_dir), "--no-epoch-checkpoints",
-        "--log-format", "json", "--log-interval", "1",
-        *(["--valid-subset", "valid", "--validate-interval-updates", "4"] if validate else ["--disable-validation"]),
+        str(data),
+        "--task",
+        task,
+        "--criterion",
+        "stilts_classification",
+        "--arch",
+        "xlmr_tiny",
+        "--finetune-from-model",
+        str(init),
+        "--optimizer",
+        "stilts_adamw",
+        "--lr",
+        "1e-3",
+        "--max-update",
+        str(updates),
+        "--batch-size",
+        "8",
+        "--seed",
+        "3",
+        "--cpu",
+        "--num-workers",
+        "0",
+        "--save-dir",
+        str(save_dir),
+        "--no-epoch-checkpoints",
+        "--log-format",
+        "json",
+        "--log-interval",
+        "1",
+        *(
+            ["--valid-subset", "valid", "--validate-interval-updates", "4"]
+            if validate
+            else ["--disable-validation"]
+        ),
         *extra,
-    ]  # fmt: skip
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +138,7 @@ def run_two_ranks(command: list[str]) -> list[str]:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-        )  # fmt: skip
+        )
         for rank in range(2)
     ]
     outputs = [p.communicate(timeout=300)[0] for p in ranks]

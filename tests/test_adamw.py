@@ -41,9 +41,14 @@ def test_steps_equal_torch_adamw_with_the_same_groups():
     reference.load_state_dict(ours.state_dict())
     optimizer = _optimizer(ours.parameters())
     expected = torch.optim.AdamW(
-        [{"params": [reference.weight], "weight_decay": 0.01}, {"params": [reference.bias], "weight_decay": 0.0}],
-        lr=1e-3, betas=(0.9, 0.98), eps=1e-6,
-    )  # fmt: skip
+        [
+            {"params": [reference.weight], "weight_decay": 0.01},
+            {"params": [reference.bias], "weight_decay": 0.0},
+        ],
+        lr=1e-3,
+        betas=(0.9, 0.98),
+        eps=1e-6,
+    )
     for _ in range(3):
         x = torch.randn(7, 5)
         for model in (ours, reference):

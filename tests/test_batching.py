@@ -11,8 +11,19 @@ from fairseq_stilts.cli.fairseq_tools import USER_DIR
 
 
 def _task(data, seed: int = 1):
-    argv = [str(data), "--task", "xnli", "--arch", "xlmr_tiny", "--criterion", "stilts_classification",
-            "--seed", str(seed), "--user-dir", USER_DIR]  # fmt: skip
+    argv = [
+        str(data),
+        "--task",
+        "xnli",
+        "--arch",
+        "xlmr_tiny",
+        "--criterion",
+        "stilts_classification",
+        "--seed",
+        str(seed),
+        "--user-dir",
+        USER_DIR,
+    ]
     cfg = convert_namespace_to_omegaconf(parse_args_and_arch(get_training_parser(), argv))
     task = tasks.setup_task(cfg.task)
     task.load_dataset("train")

@@ -97,7 +97,17 @@ def test_data_of_another_task_and_unknown_subsets_are_refused(tmp_path, prepared
     error = _train_error(*train_args("pawsx", prepared("xnli"), mnli_checkpoint, tmp_path, 1))
     assert "prepared for task 'xnli', not 'pawsx'" in error
     result = fairseq(
-        "fairseq-validate", str(prepared("mnli")), "--task", "mnli", "--path", str(mnli_checkpoint),
-        "--valid-subset", "test.de", "--batch-size", "8", "--cpu", check=False,
-    )  # fmt: skip
+        "fairseq-validate",
+        str(prepared("mnli")),
+        "--task",
+        "mnli",
+        "--path",
+        str(mnli_checkpoint),
+        "--valid-subset",
+        "test.de",
+        "--batch-size",
+        "8",
+        "--cpu",
+        check=False,
+    )
     assert result.returncode != 0 and "error: subset 'test.de' is not in" in result.stderr

@@ -34,8 +34,16 @@ SENTENCES = ["Hello world, this is a test.", "Der Hund bellt laut.", "¿Dónde e
 def hf_folder(tmp_path, tiny_model, shape, model_class=XLMRobertaForMaskedLM, **config):
     layers, hidden, heads, ffn = shape
     vocab = len(XLMRobertaTokenizer.from_pretrained(spm_only(tmp_path, tiny_model)))
-    settings = dict(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                    intermediate_size=ffn, max_position_embeddings=66, type_vocab_size=1, layer_norm_eps=1e-5)  # fmt: skip
+    settings = dict(
+        vocab_size=vocab,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=ffn,
+        max_position_embeddings=66,
+        type_vocab_size=1,
+        layer_norm_eps=1e-5,
+    )
     torch.manual_seed(sum(shape))
     model = model_class(XLMRobertaConfig(**{**settings, **config})).eval()
     out = tmp_path / "hf"
@@ -117,10 +125,16 @@ def test_parity_both_ways_and_round_trip(tmp_path, tiny_model, shape):
     # HF -> fairseq -> HF: identical tensors but the folded token-type row
     before, after = hf_model.state_dict(), back.state_dict()
     assert before.keys() == after.keys()
-    folded = {"roberta.embeddings.position_embeddings.weight", "roberta.embeddings.token_type_embeddings.weight"}  # fmt: skip
+    folded = {
+        "roberta.embeddings.position_embeddings.weight",
+        "roberta.embeddings.token_type_embeddings.weight",
+    }
     assert all(torch.equal(before[k], after[k]) for k in before.keys() - folded)
     types = before["roberta.embeddings.token_type_embeddings.weight"]
-    assert torch.equal(after["roberta.embeddings.position_embeddings.weight"], before["roberta.embeddings.position_embeddings.weight"] + types[0])  # fmt: skip
+    assert torch.equal(
+        after["roberta.embeddings.position_embeddings.weight"],
+        before["roberta.embeddings.position_embeddings.weight"] + types[0],
+    )
     assert not after["roberta.embeddings.token_type_embeddings.weight"].any()
     # fairseq -> HF -> fairseq: every tensor identical
     convert_from_hf(tmp_path / "back", tmp_path / "fs2")
@@ -164,7 +178,10 @@ def test_heads_of_a_checkpoint(tmp_path, tiny_model):
     keep = tokens.ne(1)
     d_start = (out.start_logits - span[..., 0])[keep].abs().max().item()
     d_end = (out.end_logits - span[..., 1])[keep].abs().max().item()
-    assert convert_to_hf(checkpoint, tmp_path / "cls", tiny_model, "xnli") == "XLMRobertaForSequenceClassification"  # fmt: skip
+    assert (
+        convert_to_hf(checkpoint, tmp_path / "cls", tiny_model, "xnli")
+        == "XLMRobertaForSequenceClassification"
+    )
     cls = XLMRobertaForSequenceClassification.from_pretrained(tmp_path / "cls").eval()
     with torch.no_grad():
         d_cls = (cls(tokens, attention_mask=tokens.ne(1)).logits - classes).abs().max().item()
@@ -194,9 +211,14 @@ def test_checkpoint_with_another_vocabulary_is_refused(tmp_path, tiny_model):
     other = tmp_path / "other"
     other.mkdir()
     spm.SentencePieceTrainer.train(
-        input=str(next((DATA_DIR / "mlm").glob("*.txt"))), model_prefix=str(other / "sentencepiece.bpe"),
-        vocab_size=150, model_type="unigram", hard_vocab_limit=False, minloglevel=2, num_threads=1,
-    )  # fmt: skip
+        input=str(next((DATA_DIR / "mlm").glob("*.txt"))),
+        model_prefix=str(other / "sentencepiece.bpe"),
+        vocab_size=150,
+        model_type="unigram",
+        hard_vocab_limit=False,
+        minloglevel=2,
+        num_threads=1,
+    )
     shutil.copyfile(tiny_model / "dict.txt", other / "dict.txt")
     with pytest.raises(StiltsError, match="dict.txt: does not match the sentencepiece model"):
         convert_to_hf(tiny_model / "model.pt", tmp_path / "out", other)
@@ -225,6 +247,14 @@ def test_converted_model_trains_with_fairseq(tmp_path, tiny_model, prepared):
     fairseq("fairseq-train", *train_args("xnli", data, model, tmp_path / "ft", 1))
     restore = train_args("xnli", data, model, tmp_path / "rs", 1)
     at = restore.index("--finetune-from-model")
-    restore[at : at + 2] = ["--restore-file", str(model), "--reset-optimizer", "--reset-dataloader", "--reset-meters"]  # fmt: skip
+    restore[at : at + 2] = [
+        "--restore-file",
+        str(model),
+        "--reset-optimizer",
+        "--reset-dataloader",
+        "--reset-meters",
+    ]
     fairseq("fairseq-train", *restore)
-    assert (tmp_path / "ft" / "checkpoint_last.pt").is_file() and (tmp_path / "rs" / "checkpoint_last.pt").is_file()  # fmt: skip
+    assert (tmp_path / "ft" / "checkpoint_last.pt").is_file() and (
+        tmp_path / "rs" / "checkpoint_last.pt"
+    ).is_file()

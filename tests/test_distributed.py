@@ -19,11 +19,23 @@ def test_two_ranks_match_one_process_with_the_doubled_batch(tmp_path, prepared, 
         return [
             fairseq_executable("fairseq-train"),
             *train_args(
-                "xnli", prepared("xnli"), tiny_model / "model.pt", tmp_path / save, UPDATES, validate=True
+                "xnli",
+                prepared("xnli"),
+                tiny_model / "model.pt",
+                tmp_path / save,
+                UPDATES,
+                validate=True,
             ),
-            "--dropout", "0", "--attention-dropout", "0", "--ddp-backend", "legacy_ddp",
-            "--user-dir", USER_DIR, "--no-save-optimizer-state",
-        ]  # fmt: skip
+            "--dropout",
+            "0",
+            "--attention-dropout",
+            "0",
+            "--ddp-backend",
+            "legacy_ddp",
+            "--user-dir",
+            USER_DIR,
+            "--no-save-optimizer-state",
+        ]
 
     outputs = run_two_ranks(args("ddp"))
     # Gradient accumulation over 2 batches of 8 sees the same batches as 2 ranks of 8 each.

@@ -31,8 +31,13 @@ def world(tmp_path: Path) -> dict:
     (tmp_path / "model" / "model.pt").write_bytes(b"")
     for name in ("mnli", "mnli-mt", "squad", "mlm", "xnli", "tatoeba"):
         (tmp_path / "data" / name).mkdir(parents=True)
-    for name, task, languages in (("mnli", "mnli", {"en": 4}), ("mnli-mt", "mnli", {"en": 4, "de": 4, "fr": 4}),
-                                  ("squad", "squad", None), ("mlm", "mlm", None), ("xnli", "xnli", {"en": 4})):  # fmt: skip
+    for name, task, languages in (
+        ("mnli", "mnli", {"en": 4}),
+        ("mnli-mt", "mnli", {"en": 4, "de": 4, "fr": 4}),
+        ("squad", "squad", None),
+        ("mlm", "mlm", None),
+        ("xnli", "xnli", {"en": 4}),
+    ):
         manifest = {"task": task, "train_languages": languages}
         (tmp_path / "data" / name / "manifest.json").write_text(json.dumps(manifest))
     return {
@@ -46,7 +51,7 @@ def world(tmp_path: Path) -> dict:
                 "tasks": ["mnli"],
                 "data": {"mnli": str(tmp_path / "data" / "mnli-mt")},
                 "languages": ["en", "de"],
-            },  # fmt: skip
+            },
             {"name": "multitask", "tasks": ["mnli", "squad"], "options": "--sampler uniform"},
             {"name": "mnli-mlm", "tasks": ["mnli", "mlm"]},
         ],
@@ -62,29 +67,69 @@ def world(tmp_path: Path) -> dict:
     "change, message",
     [
         (lambda p: p.update(sedes=[1]), "unknown key(s) sedes"),
-        (lambda p: p["settings"][1].update(task=["mnli"]), "settings[1] (mnli): unknown key(s) task"),
-        (lambda p: p["settings"][1].update(tasks=["mlni"]), "unknown task(s) ['mlni']; valid: anli_plus"),
+        (
+            lambda p: p["settings"][1].update(task=["mnli"]),
+            "settings[1] (mnli): unknown key(s) task",
+        ),
+        (
+            lambda p: p["settings"][1].update(tasks=["mlni"]),
+            "unknown task(s) ['mlni']; valid: anli_plus",
+        ),
         (lambda p: p.update(targets=["xnli", "nxli"]), "unknown target 'nxli'; valid: bucc, mlqa"),
-        (lambda p: p["settings"][2]["data"].update(mnli="/nowhere"), "settings[2] (mnli-multilingual).data.mnli: folder /nowhere not found"),  # fmt: skip
+        (
+            lambda p: p["settings"][2]["data"].update(mnli="/nowhere"),
+            "settings[2] (mnli-multilingual).data.mnli: folder /nowhere not found",
+        ),
         (lambda p: p.update(targets=["pawsx"]), "targets: pawsx (data folder)"),
         (lambda p: p.pop("retrieval_raw"), "retrieval_raw.tatoeba"),
         (lambda p: p.update(seeds=[1, 1]), "seeds: named more than once: 1"),
         (lambda p: p.pop("model"), "plan lacks key(s) model"),
-        (lambda p: p["settings"][2].update(languages=["en", "es"]), "settings[2] (mnli-multilingual).languages: ['es'] not in the training data of"),  # fmt: skip
+        (
+            lambda p: p["settings"][2].update(languages=["en", "es"]),
+            "settings[2] (mnli-multilingual).languages: ['es'] not in the training data of",
+        ),
         (lambda p: p["settings"][2].update(languages=["en", "es"]), "valid: en, de, fr"),
-        (lambda p: p["settings"][1].update(languages=["de"]), "valid: en (stilts-prepare --train-languages adds languages)"),  # fmt: skip
-        (lambda p: p["settings"][3].update(languages=["en"]), "apply to a setting of one supervised task"),  # fmt: skip
-        (lambda p: p["settings"][3].update(tasks=["squad"], languages=["en"]), "squad/manifest.json records no training languages; prepare"),  # fmt: skip
+        (
+            lambda p: p["settings"][1].update(languages=["de"]),
+            "valid: en (stilts-prepare --train-languages adds languages)",
+        ),
+        (
+            lambda p: p["settings"][3].update(languages=["en"]),
+            "apply to a setting of one supervised task",
+        ),
+        (
+            lambda p: p["settings"][3].update(tasks=["squad"], languages=["en"]),
+            "squad/manifest.json records no training languages; prepare",
+        ),
         (lambda p: p.update(targets=["squad"]), "unknown target 'squad'"),
-        (lambda p: (Path(p["data"]) / "xnli" / "manifest.json").unlink(), "targets: xnli (data folder): {data}/xnli/manifest.json: not found; make the data folder with stilts-prepare xnli"),  # fmt: skip
-        (lambda p: p.update(target_options={"xnli": ["--lr", 1]}), "target_options.xnli: flags as one string, got ['--lr', 1]"),  # fmt: skip
-        (lambda p: p["settings"][1].update(options={"lr": 1}), "settings[1] (mnli).options: flags as one string"),  # fmt: skip
-        (lambda p: p["settings"][1].update(tasks=["squad"], data={"squad": p["data"] + "/mnli"}), "settings[1] (mnli).tasks: squad: " + "{data}/mnli/manifest.json: data was prepared for task 'mnli', not 'squad'"),  # fmt: skip
-        (lambda p: p.update(target_options={"pawsx": "--lr 1"}), "target_options: ['pawsx'] not among the targets"),  # fmt: skip
+        (
+            lambda p: (Path(p["data"]) / "xnli" / "manifest.json").unlink(),
+            "targets: xnli (data folder): {data}/xnli/manifest.json: not found; make the data folder with stilts-prepare xnli",
+        ),
+        (
+            lambda p: p.update(target_options={"xnli": ["--lr", 1]}),
+            "target_options.xnli: flags as one string, got ['--lr', 1]",
+        ),
+        (
+            lambda p: p["settings"][1].update(options={"lr": 1}),
+            "settings[1] (mnli).options: flags as one string",
+        ),
+        (
+            lambda p: p["settings"][1].update(tasks=["squad"], data={"squad": p["data"] + "/mnli"}),
+            "settings[1] (mnli).tasks: squad: "
+            + "{data}/mnli/manifest.json: data was prepared for task 'mnli', not 'squad'",
+        ),
+        (
+            lambda p: p.update(target_options={"pawsx": "--lr 1"}),
+            "target_options: ['pawsx'] not among the targets",
+        ),
         (lambda p: p.update(target_options={"tatoeba": "--lr 1"}), "scored with stilts-retrieve"),
-        (lambda p: p.update(results_store="csv"), "results_store: unknown format 'csv'; valid: jsonl, sqlite"),  # fmt: skip
+        (
+            lambda p: p.update(results_store="csv"),
+            "results_store: unknown format 'csv'; valid: jsonl, sqlite",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_plans_name_the_key(tmp_path, change, message):
     plan = world(tmp_path)
     change(plan)
@@ -106,7 +151,9 @@ def test_expansion_shares_intermediate_runs(tmp_path):
     assert train[train.index("--task") + 1] == "mnli"
     assert train[train.index("--criterion") + 1] == "stilts_classification"
     assert train[train.index("--finetune-from-model") + 1] == str(tmp_path / "model" / "model.pt")
-    checkpoint = str(tmp_path / "grid" / "runs" / "mnli" / "s1" / "checkpoints" / "checkpoint_last.pt")  # fmt: skip
+    checkpoint = str(
+        tmp_path / "grid" / "runs" / "mnli" / "s1" / "checkpoints" / "checkpoint_last.pt"
+    )
     assert xnli.needs == tatoeba.needs == "mnli/s1"
     target = list(xnli.commands[0])
     assert target[target.index("--finetune-from-model") + 1] == checkpoint
@@ -116,21 +163,35 @@ def test_expansion_shares_intermediate_runs(tmp_path):
     assert tatoeba.commands[0][:2] == ("stilts-retrieve", "tatoeba")
     assert tatoeba.commands[0][tatoeba.commands[0].index("--path") + 1] == checkpoint
     none_xnli = list(chains[0][0].commands[0])
-    assert none_xnli[none_xnli.index("--finetune-from-model") + 1] == str(tmp_path / "model" / "model.pt")  # fmt: skip
+    assert none_xnli[none_xnli.index("--finetune-from-model") + 1] == str(
+        tmp_path / "model" / "model.pt"
+    )
     mt = list(chains[4][0].commands[0])
     assert mt[1] == str(tmp_path / "data" / "mnli-mt")
     assert mt[mt.index("--train-languages") + 1] == "en,de" and "--train-languages" not in train
     languages = {chain[0].setting: chain[0].intermediate_languages for chain in chains}
-    assert languages == {"none": (), "mnli": ("en",), "mnli-multilingual": ("en", "de"),
-                         "multitask": ("en",), "mnli-mlm": ("en",)}  # fmt: skip
+    assert languages == {
+        "none": (),
+        "mnli": ("en",),
+        "mnli-multilingual": ("en", "de"),
+        "multitask": ("en",),
+        "mnli-mlm": ("en",),
+    }
     multi = list(chains[6][0].commands[0])
-    assert multi[multi.index("--task") + 1] == multi[multi.index("--criterion") + 1] == "stilts_multitask"  # fmt: skip
+    assert (
+        multi[multi.index("--task") + 1]
+        == multi[multi.index("--criterion") + 1]
+        == "stilts_multitask"
+    )
     assert multi[multi.index("--tasks") + 1] == "mnli,squad"
     assert multi[-2:] == ["--sampler", "uniform"] and "--max-update" in multi
     assert "--lr" not in multi and "--lr" not in list(chains[6][2].commands[0])  # tatoeba
     mlm = list(chains[8][0].commands[0])
     assert mlm[mlm.index("--tasks") + 1] == "mnli,mlm"
-    assert mlm[mlm.index("--task-data") + 1] == f"mnli={tmp_path / 'data' / 'mnli'},mlm={tmp_path / 'data' / 'mlm'}"  # fmt: skip
+    assert (
+        mlm[mlm.index("--task-data") + 1]
+        == f"mnli={tmp_path / 'data' / 'mnli'},mlm={tmp_path / 'data' / 'mlm'}"
+    )
 
 
 def test_dry_run_writes_commands_and_refuses_another_plan(tmp_path, capsys):
@@ -192,11 +253,14 @@ def test_tiny_grid_end_to_end(tmp_path, tiny_model, prepared, capsys):
     broken.mkdir()
     (broken / "manifest.json").write_text(json.dumps({"task": "mnli"}))
     plan = {
-        "model": str(tiny_model), "data": str(data),
+        "model": str(tiny_model),
+        "data": str(data),
         "settings": [{"name": "none", "tasks": []}, {"name": "mnli", "tasks": ["mnli"]}],
-        "targets": ["xnli", "tatoeba"], "seeds": [1], "train": tiny_train_options(),
+        "targets": ["xnli", "tatoeba"],
+        "seeds": [1],
+        "train": tiny_train_options(),
         "retrieval_raw": {"tatoeba": str(DATA_DIR / "tatoeba")},
-    }  # fmt: skip
+    }
     path = tmp_path / "plan.yaml"
     path.write_text(yaml.safe_dump(plan))
     grid = tmp_path / "grid"
@@ -204,7 +268,12 @@ def test_tiny_grid_end_to_end(tmp_path, tiny_model, prepared, capsys):
     out = capsys.readouterr().out
     assert "grid: 5/5 runs done" in out and "5 done, 0 skipped, 0 failed" in out
     rows = read_rows(grid / "results.jsonl")
-    assert {r.run for r in rows} == {"none/s1/xnli", "none/s1/tatoeba", "mnli/s1/xnli", "mnli/s1/tatoeba"}  # fmt: skip
+    assert {r.run for r in rows} == {
+        "none/s1/xnli",
+        "none/s1/tatoeba",
+        "mnli/s1/xnli",
+        "mnli/s1/tatoeba",
+    }
     xnli = [r for r in rows if r.run == "mnli/s1/xnli"]
     assert {r.language for r in xnli} == {"en", "de", "es", "fr"} and xnli[0].metric == "accuracy"
     assert xnli[0].intermediate_languages == ("en",) and xnli[0].data_manifest_sha256
@@ -219,8 +288,10 @@ def test_tiny_grid_end_to_end(tmp_path, tiny_model, prepared, capsys):
     assert len(read_rows(grid / "results.jsonl")) == count
 
     # a failing run is reported with its log; the other chain runs on
-    plan["settings"] = [{"name": "broken", "tasks": ["mnli"], "data": {"mnli": str(broken)}},
-                        {"name": "none", "tasks": []}]  # fmt: skip
+    plan["settings"] = [
+        {"name": "broken", "tasks": ["mnli"], "data": {"mnli": str(broken)}},
+        {"name": "none", "tasks": []},
+    ]
     plan["targets"] = ["tatoeba"]
     plan["results_store"] = "sqlite"
     path.write_text(yaml.safe_dump(plan))
@@ -229,7 +300,10 @@ def test_tiny_grid_end_to_end(tmp_path, tiny_model, prepared, capsys):
         main([str(path), "--out", str(grid)])
     assert exit_.value.code == 1
     out = capsys.readouterr().out
-    assert f"failed: broken/s1: fairseq-train exited with 1; log: {grid / 'runs/broken/s1/log.txt'}" in out  # fmt: skip
+    assert (
+        f"failed: broken/s1: fairseq-train exited with 1; log: {grid / 'runs/broken/s1/log.txt'}"
+        in out
+    )
     assert "blocked: broken/s1/tatoeba: broken/s1 failed" in out
     assert "grid: 1/3 runs done" in out
     assert {r.run for r in read_rows(grid / "results.sqlite")} == {"none/s1/tatoeba"}
@@ -241,7 +315,9 @@ def test_slurm_submission_carries_the_plan_resources(tmp_path, monkeypatch):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "srun").write_text("#!/bin/sh\nexit 0\n")
-    (bin_dir / "sbatch").write_text(f'#!/bin/sh\ncp "$1" {tmp_path / "submitted.sh"}\necho "Submitted batch job 4242"\n')  # fmt: skip
+    (bin_dir / "sbatch").write_text(
+        f'#!/bin/sh\ncp "$1" {tmp_path / "submitted.sh"}\necho "Submitted batch job 4242"\n'
+    )
     for tool in ("srun", "sbatch"):
         (bin_dir / tool).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
@@ -298,12 +374,16 @@ def test_paper_plan_expands_with_the_hydra_configs_recipe(tmp_path, monkeypatch)
         recipe = yaml.safe_load((EXAMPLES / "config" / f"{config}.yaml").read_text())
         flags = last_flags(run.commands[0])
         assert flags["--max-update"] == str(recipe["optimization"]["max_update"]), config
-        assert flags["--total-num-update"] == str(recipe["lr_scheduler"]["total_num_update"]), config  # fmt: skip
+        assert flags["--total-num-update"] == str(recipe["lr_scheduler"]["total_num_update"]), (
+            config
+        )
         assert flags["--warmup-updates"] == str(recipe["lr_scheduler"]["warmup_updates"]), config
         assert float(flags["--lr"]) == float(recipe["optimization"]["lr"][0]), config
         assert flags["--update-freq"] == str(recipe["optimization"]["update_freq"][0]), config
         assert flags["--batch-size"] == str(recipe["dataset"]["batch_size"]), config
-        assert flags["--best-checkpoint-metric"] == recipe["checkpoint"]["best_checkpoint_metric"], config  # fmt: skip
+        assert (
+            flags["--best-checkpoint-metric"] == recipe["checkpoint"]["best_checkpoint_metric"]
+        ), config
     assert len(checked) == 9 + 6 + 1  # nine tasks, six target configs, multi-task
 
 
@@ -323,15 +403,22 @@ def last_flags(command: tuple[str, ...]) -> dict[str, str]:
 def test_an_interrupted_run_resumes_from_checkpoint_last(tmp_path, tiny_model, prepared):
     prepared("mnli")
     plan = {
-        "model": str(tiny_model), "data": str(prepared("xnli").parent),
-        "settings": [{"name": "mnli", "tasks": ["mnli"]}], "targets": ["xnli"], "seeds": [1],
+        "model": str(tiny_model),
+        "data": str(prepared("xnli").parent),
+        "settings": [{"name": "mnli", "tasks": ["mnli"]}],
+        "targets": ["xnli"],
+        "seeds": [1],
         "train": tiny_train_options(),
-    }  # fmt: skip
+    }
     grid = tmp_path / "grid"
     intermediate, xnli = expand(parse_plan(plan), grid)[0]
     # the job died after 3 of its 6 updates: checkpoint_last.pt is there, the done marker not
     command = intermediate.commands[0]
-    subprocess.run([fairseq_executable(command[0]), *command[1:], "--max-update", "3"], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [fairseq_executable(command[0]), *command[1:], "--max-update", "3"],
+        check=True,
+        capture_output=True,
+    )
     outcomes = run_chain(grid, [intermediate, xnli], grid / "results.jsonl")
     assert [o.status for o in outcomes] == ["done", "done"]
     log = (grid / "runs" / "mnli" / "s1" / "log.txt").read_text()

@@ -138,13 +138,17 @@ GOOD_ROWS = {
 @pytest.mark.parametrize(
     ("task", "change", "message"),
     [
-        ("hellaswag", {"endings": ["a.", "b.", "c."]}, "found 3 choices; every example of this task has 4"),
+        (
+            "hellaswag",
+            {"endings": ["a.", "b.", "c."]},
+            "found 3 choices; every example of this task has 4",
+        ),
         ("hellaswag", {"label": "4"}, "label 4 out of range: expected an integer 0..3"),
         ("commonsenseqa", {"answerKey": "F"}, "answerKey 'F' is not one of the choice labels"),
         ("cosmosqa", {"label": 7}, "label 7 out of range"),
         ("cosmosqa", {"question": None}, "no column 'question'"),
     ],
-)  # fmt: skip
+)
 def test_bad_multiple_choice_names_dataset_split_and_row(tmp_path, task, change, message):
     """Row 2 is bad; a column missing altogether is reported on row 1."""
     good = GOOD_ROWS[task]
@@ -183,7 +187,9 @@ def test_prepare_udpos_from_hf_equals_raw(tmp_path, tiny_model, prepared):
         folders[lang] = folder
     out = tmp_path / "out"
     hf = [arg for lang, folder in folders.items() for arg in ("--hf", f"{lang}={folder}")]
-    prepare_cli.main(["udpos", *hf, "--model", str(tiny_model), "--out", str(out), "--workers", "1"])  # fmt: skip
+    prepare_cli.main(
+        ["udpos", *hf, "--model", str(tiny_model), "--out", str(out), "--workers", "1"]
+    )
     _same_folders(out, prepared("udpos"))
 
 

@@ -119,13 +119,22 @@ def hydra_runs(tmp_path_factory, prepared, tiny_model) -> dict[str, tuple]:
                 overrides.append(f"task._name={task}")
             data = prepared(task)
         command = [
-            fairseq_executable("fairseq-hydra-train"), "--config-dir", str(CONFIG_DIR),
-            "--config-name", name, f"task.data={os.path.relpath(data, root)}",
+            fairseq_executable("fairseq-hydra-train"),
+            "--config-dir",
+            str(CONFIG_DIR),
+            "--config-name",
+            name,
+            f"task.data={os.path.relpath(data, root)}",
             f"checkpoint.finetune_from_model={os.path.relpath(tiny_model / 'model.pt', root)}",
-            "model._name=xlmr_tiny", "common.cpu=true", "common.fp16=false",
-            "optimization.max_update=1", "dataset.batch_size=4", f"checkpoint.save_dir={name}",
-            "dataset.num_workers=0", *overrides,
-        ]  # fmt: skip
+            "model._name=xlmr_tiny",
+            "common.cpu=true",
+            "common.fp16=false",
+            "optimization.max_update=1",
+            "dataset.batch_size=4",
+            f"checkpoint.save_dir={name}",
+            "dataset.num_workers=0",
+            *overrides,
+        ]
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         return subprocess.run(command, capture_output=True, text=True, cwd=root, env=env)
 

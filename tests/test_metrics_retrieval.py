@@ -237,7 +237,10 @@ def test_bucc_evaluate_module_loads_offline_by_path(monkeypatch):
     metric = evaluate.load(os.fspath(MODULES / "stilts_bucc"), keep_in_memory=True)
 
     def rows(candidates):
-        return [{"source_id": p.source_id, "target_id": p.target_id, "score": p.score} for p in candidates]  # fmt: skip
+        return [
+            {"source_id": p.source_id, "target_id": p.target_id, "score": p.score}
+            for p in candidates
+        ]
 
     def refs(*names):
         return [{"source_id": s, "target_id": t} for s, t in sorted(gold(*names))]

@@ -184,11 +184,31 @@ def test_requested_language_without_a_file_lists_the_files(tmp_path, tiny_model)
 def _trainer(mlm_data: Path, checkpoint: Path, save_dir: Path) -> Trainer:
     """fairseq-train's own setup up to loading the checkpoint, in this process."""
     parser = options.get_training_parser()
-    args = options.parse_args_and_arch(parser, [
-        str(mlm_data), "--task", "mlm", "--criterion", "masked_lm", "--arch", "xlmr_tiny",
-        "--finetune-from-model", str(checkpoint), "--save-dir", str(save_dir), "--cpu",
-        "--optimizer", "adam", "--lr", "1e-4", "--batch-size", "16", "--num-workers", "0",
-    ])  # fmt: skip
+    args = options.parse_args_and_arch(
+        parser,
+        [
+            str(mlm_data),
+            "--task",
+            "mlm",
+            "--criterion",
+            "masked_lm",
+            "--arch",
+            "xlmr_tiny",
+            "--finetune-from-model",
+            str(checkpoint),
+            "--save-dir",
+            str(save_dir),
+            "--cpu",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "1e-4",
+            "--batch-size",
+            "16",
+            "--num-workers",
+            "0",
+        ],
+    )
     cfg = convert_namespace_to_omegaconf(args)
     task = fairseq_tasks.setup_task(cfg.task)
     model = task.build_model(cfg.model)
@@ -218,14 +238,43 @@ def test_finetune_from_model_keeps_the_pretrained_lm_head(mlm_data, tiny_model, 
 @pytest.mark.slow
 def test_fairseq_train_runs_mlm_and_prints_the_valid_loss(mlm_data, tiny_model, tmp_path):
     result = fairseq(
-        "fairseq-train", str(mlm_data), "--task", "mlm", "--criterion", "masked_lm",
-        "--arch", "xlmr_tiny", "--finetune-from-model", str(tiny_model / "model.pt"),
-        "--optimizer", "adam", "--lr", "1e-4", "--max-update", "6", "--batch-size", "16",
-        "--seed", "3", "--cpu", "--num-workers", "0", "--save-dir", str(tmp_path),
-        "--no-epoch-checkpoints", "--log-format", "json", "--log-interval", "1",
-        "--languages", "de,fr", "--valid-subset", "valid,valid.de",
-        "--validate-interval-updates", "3",
-    )  # fmt: skip
+        "fairseq-train",
+        str(mlm_data),
+        "--task",
+        "mlm",
+        "--criterion",
+        "masked_lm",
+        "--arch",
+        "xlmr_tiny",
+        "--finetune-from-model",
+        str(tiny_model / "model.pt"),
+        "--optimizer",
+        "adam",
+        "--lr",
+        "1e-4",
+        "--max-update",
+        "6",
+        "--batch-size",
+        "16",
+        "--seed",
+        "3",
+        "--cpu",
+        "--num-workers",
+        "0",
+        "--save-dir",
+        str(tmp_path),
+        "--no-epoch-checkpoints",
+        "--log-format",
+        "json",
+        "--log-interval",
+        "1",
+        "--languages",
+        "de,fr",
+        "--valid-subset",
+        "valid,valid.de",
+        "--validate-interval-updates",
+        "3",
+    )
     output = result.stdout + result.stderr
     lines = [
         json.loads(line[line.index("{") :]) for line in output.splitlines() if '_loss": ' in line

@@ -33,7 +33,13 @@ def _jsonl(path: Path, records: list) -> Path:
 
 
 def _hellaswag(label=0, endings=("a b.", "c d.", "e f.", "g h."), **extra) -> dict:
-    return {"ctx_a": "Anna buys apples.", "ctx_b": "Anna puts", "endings": list(endings), "label": label, **extra}  # fmt: skip
+    return {
+        "ctx_a": "Anna buys apples.",
+        "ctx_b": "Anna puts",
+        "endings": list(endings),
+        "label": label,
+        **extra,
+    }
 
 
 def _csqa(answer="B", texts=("red", "blue", "green", "black", "white")) -> dict:
@@ -47,7 +53,14 @@ def _csqa(answer="B", texts=("red", "blue", "green", "black", "white")) -> dict:
 
 def _cosmos(label=2, **extra) -> dict:
     answers = {f"answer{i}": f"answer number {i}" for i in range(4)}
-    return {"id": "c", "context": "Ben is here.", "question": "Where is Ben?", **answers, "label": label, **extra}  # fmt: skip
+    return {
+        "id": "c",
+        "context": "Ben is here.",
+        "question": "Where is Ben?",
+        **answers,
+        "label": label,
+        **extra,
+    }
 
 
 # Readers.
@@ -95,17 +108,37 @@ def test_cosmosqa_reader_reads_jsonl_and_csv_alike(tmp_path):
 @pytest.mark.parametrize(
     ("task", "records", "line", "message"),
     [
-        ("hellaswag", [_hellaswag(), _hellaswag(endings=("a.", "b.", "c."))], 2, "found 3 choices; every example of this task has 4"),
+        (
+            "hellaswag",
+            [_hellaswag(), _hellaswag(endings=("a.", "b.", "c."))],
+            2,
+            "found 3 choices; every example of this task has 4",
+        ),
         ("hellaswag", [_hellaswag(label=4)], 1, "label 4 out of range"),
         ("hellaswag", [_hellaswag(), "{not json\n"], 2, "invalid JSON"),
         ("hellaswag", [{"ctx": "x", "label": 0}], 1, "missing field 'endings'"),
-        ("commonsenseqa", [_csqa(), _csqa("F")], 2, "answerKey 'F' is not one of the choice labels"),
-        ("commonsenseqa", [_csqa(texts=("a", "b", "c", "d"))], 1, "found 4 choices; every example of this task has 5"),
+        (
+            "commonsenseqa",
+            [_csqa(), _csqa("F")],
+            2,
+            "answerKey 'F' is not one of the choice labels",
+        ),
+        (
+            "commonsenseqa",
+            [_csqa(texts=("a", "b", "c", "d"))],
+            1,
+            "found 4 choices; every example of this task has 5",
+        ),
         ("cosmosqa", [_cosmos(label=-1)], 1, "label -1 out of range"),
-        ("cosmosqa", [_cosmos(answer4="extra")], 1, "found 5 choices; every example of this task has 4"),
+        (
+            "cosmosqa",
+            [_cosmos(answer4="extra")],
+            1,
+            "found 5 choices; every example of this task has 4",
+        ),
         ("cosmosqa", [{"context": "c", "question": "q", "label": 0}], 1, "missing field"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_names_file_and_line(tmp_path, task, records, line, message):
     path = _jsonl(tmp_path / "bad.jsonl", records)
     with pytest.raises(DataError, match=re.escape(message)) as info:
@@ -116,7 +149,9 @@ def test_bad_input_names_file_and_line(tmp_path, task, records, line, message):
 
 def test_cosmosqa_csv_errors_name_the_line(tmp_path):
     path = tmp_path / "valid.csv"
-    path.write_text("id,context,question,answer0,answer1,answer2,answer3,label\nx,c,q,a,b,c,d,0\ny,c,q,a,b,c,d,7\n")  # fmt: skip
+    path.write_text(
+        "id,context,question,answer0,answer1,answer2,answer3,label\nx,c,q,a,b,c,d,0\ny,c,q,a,b,c,d,7\n"
+    )
     with pytest.raises(DataError, match=r"valid\.csv:3: label 7 out of range"):
         _read("cosmosqa", path)
 
@@ -147,9 +182,14 @@ def test_prepare_writes_context_choices_and_gold_index(task, prepared, tiny_mode
     assert manifest["languages"] == {"train": ["en"], "dev": ["en"], "test": []}
     spec = get_spec(task)
     expected = {
-        split: [ex for p in parts_from_files(spec, DATA_DIR / task, None) if p.split == split for ex in p.labels]
+        split: [
+            ex
+            for p in parts_from_files(spec, DATA_DIR / task, None)
+            if p.split == split
+            for ex in p.labels
+        ]
         for split in ("train", "dev")
-    }  # fmt: skip
+    }
     assert manifest["subsets"]["train"]["count"] == len(expected["train"]) >= 24
     assert manifest["subsets"]["valid"]["count"] == len(expected["dev"]) >= 12
     label_dict = Dictionary.load(str(data / "label" / "dict.txt"))
@@ -178,7 +218,10 @@ def test_tiny_fixtures_follow_a_learnable_rule():
                     key = re.sub(r"^(the|they are) ", "", choice.lower().rstrip("."))
                     return key.split(" on ")[0] in context
 
-                assert [overlap(c) for c in choices] == [i == gold for i in range(len(choices))], (task, texts)  # fmt: skip
+                assert [overlap(c) for c in choices] == [i == gold for i in range(len(choices))], (
+                    task,
+                    texts,
+                )
 
 
 # End to end: stock fairseq-train / fairseq-validate.
@@ -228,9 +271,20 @@ def test_hellaswag_trains_and_validates_through_fairseq(tmp_path, prepared, tiny
         state["classification_heads.hellaswag.out_proj.weight"].shape[0] == 1
     )  # one score per choice
     result = fairseq(
-        "fairseq-validate", str(data), "--task", "hellaswag", "--path", str(checkpoint), "--cpu",
-        "--valid-subset", "valid", "--batch-size", "5", "--predictions-dir", str(tmp_path / "after"),
-    )  # fmt: skip
+        "fairseq-validate",
+        str(data),
+        "--task",
+        "hellaswag",
+        "--path",
+        str(checkpoint),
+        "--cpu",
+        "--valid-subset",
+        "valid",
+        "--batch-size",
+        "5",
+        "--predictions-dir",
+        str(tmp_path / "after"),
+    )
     printed = re.findall(
         r"valid on 'valid' subset .*?\| accuracy ([\d.]+) .*?\| bsz ([\d.]+)",
         result.stdout + result.stderr,

@@ -117,8 +117,15 @@ class _ListDataset(torch.utils.data.Dataset):
 
 def _setup(prepared, tasks: str, **options):
     data = ",".join(f"{name}={prepared(name)}" for name in tasks.split(","))
-    cfg = {"_name": "stilts_multitask", "data": "unused", "tasks": tasks, "task_data": data,
-           "seed": 1, "optimization_update_freq": 1, **options}  # fmt: skip
+    cfg = {
+        "_name": "stilts_multitask",
+        "data": "unused",
+        "tasks": tasks,
+        "task_data": data,
+        "seed": 1,
+        "optimization_update_freq": 1,
+        **options,
+    }
     return fairseq_tasks.setup_task(OmegaConf.create(cfg))
 
 
@@ -164,9 +171,15 @@ MIXING = (
 
 
 def _multitask_args(
-    prepared, tiny_model, save_dir, updates: int, *extra: str, validate: bool = False,
-    tasks: tuple[str, ...] = ("mnli", "squad", "hellaswag", "ccg"), mixing: tuple[str, ...] = MIXING,
-) -> list[str]:  # fmt: skip
+    prepared,
+    tiny_model,
+    save_dir,
+    updates: int,
+    *extra: str,
+    validate: bool = False,
+    tasks: tuple[str, ...] = ("mnli", "squad", "hellaswag", "ccg"),
+    mixing: tuple[str, ...] = MIXING,
+) -> list[str]:
     data = ",".join(f"{t}={prepared(t)}" for t in tasks)
     model = tiny_model / "model.pt"
     args = train_args("mnli", prepared("mnli"), model, save_dir, updates, *extra, validate=validate)
@@ -179,9 +192,17 @@ def _multitask_args(
 def test_multitask_trains_validates_and_feeds_phase_3_and_retrieval(prepared, tiny_model, tmp_path):
     result = fairseq(
         "fairseq-train",
-        *_multitask_args(prepared, tiny_model, tmp_path / "mt", 12, "--best-checkpoint-metric",
-                         "combined", "--maximize-best-checkpoint-metric", validate=True),
-    )  # fmt: skip
+        *_multitask_args(
+            prepared,
+            tiny_model,
+            tmp_path / "mt",
+            12,
+            "--best-checkpoint-metric",
+            "combined",
+            "--maximize-best-checkpoint-metric",
+            validate=True,
+        ),
+    )
     output = result.stdout + result.stderr
     main = {"mnli": "accuracy", "squad": "f1", "hellaswag": "accuracy", "ccg": "token_accuracy"}
     scores = [
@@ -212,10 +233,17 @@ def test_multitask_trains_validates_and_feeds_phase_3_and_retrieval(prepared, ti
 @pytest.mark.slow
 def test_mlm_co_training_trains_the_pretrained_lm_head(prepared, tiny_model, tmp_path):
     args = _multitask_args(
-        prepared, tiny_model, tmp_path / "mlm", 8, "--best-checkpoint-metric", "combined",
-        "--maximize-best-checkpoint-metric", validate=True, tasks=("mnli", "mlm"),
+        prepared,
+        tiny_model,
+        tmp_path / "mlm",
+        8,
+        "--best-checkpoint-metric",
+        "combined",
+        "--maximize-best-checkpoint-metric",
+        validate=True,
+        tasks=("mnli", "mlm"),
         mixing=("--sampler", "weights", "--task-weights", "1,1"),
-    )  # fmt: skip
+    )
     output = fairseq("fairseq-train", *args)
     text = output.stdout + output.stderr
     assert logged(text, "valid", "valid_mlm_loss")
@@ -229,11 +257,24 @@ def test_mlm_co_training_trains_the_pretrained_lm_head(prepared, tiny_model, tmp
 @pytest.mark.slow
 def test_two_ranks_match_one_process_with_the_doubled_batch(prepared, tiny_model, tmp_path):
     def args(save: str) -> list[str]:
-        return [fairseq_executable("fairseq-train"),
-                *_multitask_args(prepared, tiny_model, tmp_path / save, 8, "--dropout", "0",
-                                 "--attention-dropout", "0", "--ddp-backend", "legacy_ddp",
-                                 "--no-save-optimizer-state"),
-                "--user-dir", USER_DIR]  # fmt: skip
+        return [
+            fairseq_executable("fairseq-train"),
+            *_multitask_args(
+                prepared,
+                tiny_model,
+                tmp_path / save,
+                8,
+                "--dropout",
+                "0",
+                "--attention-dropout",
+                "0",
+                "--ddp-backend",
+                "legacy_ddp",
+                "--no-save-optimizer-state",
+            ),
+            "--user-dir",
+            USER_DIR,
+        ]
 
     outputs = run_two_ranks(args("ddp"))
     single = subprocess.run([*args("single"), "--update-freq", "2"], capture_output=True, text=True)
@@ -252,11 +293,21 @@ def test_a_run_killed_and_resumed_ends_bit_identical(prepared, tiny_model, tmp_p
     """With MLM in the mix: its language sampling and masking are replayed too."""
 
     def command(save: str) -> list[str]:
-        return [fairseq_executable("fairseq-train"),
-                *_multitask_args(prepared, tiny_model, tmp_path / save, 24,
-                                 "--save-interval-updates", "3", tasks=("mnli", "squad", "mlm"),
-                                 mixing=("--sampler", "uniform")),
-                "--user-dir", USER_DIR]  # fmt: skip
+        return [
+            fairseq_executable("fairseq-train"),
+            *_multitask_args(
+                prepared,
+                tiny_model,
+                tmp_path / save,
+                24,
+                "--save-interval-updates",
+                "3",
+                tasks=("mnli", "squad", "mlm"),
+                mixing=("--sampler", "uniform"),
+            ),
+            "--user-dir",
+            USER_DIR,
+        ]
 
     subprocess.run(command("straight"), check=True, capture_output=True)
     kill_at = random.Random(os.getpid()).randint(5, 20)
@@ -271,8 +322,10 @@ def test_a_run_killed_and_resumed_ends_bit_identical(prepared, tiny_model, tmp_p
     assert run.returncode == -signal.SIGKILL, f"the run ended before update {kill_at}"
     resumed = subprocess.run(command("resumed"), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    restart = re.search(r"Loaded checkpoint \S+checkpoint_last.pt \(epoch \d+ @ (\d+) updates\)",
-                        resumed.stdout + resumed.stderr)  # fmt: skip
+    restart = re.search(
+        r"Loaded checkpoint \S+checkpoint_last.pt \(epoch \d+ @ (\d+) updates\)",
+        resumed.stdout + resumed.stderr,
+    )
     assert restart and 3 <= int(restart.group(1)) <= kill_at  # resumed mid-run, not from scratch
     a, b = (torch.load(tmp_path / d / "checkpoint_last.pt") for d in ("straight", "resumed"))
     assert (

@@ -71,9 +71,18 @@ def test_zero_shot_evaluation_prints_every_language(tmp_path, prepared, mnli_che
     fairseq("fairseq-train", *train_args("xnli", data, mnli_checkpoint, tmp_path, 6))
     checkpoint = tmp_path / "checkpoint_last.pt"
     result = fairseq(
-        "fairseq-validate", str(data), "--task", "xnli", "--path", str(checkpoint), "--cpu",
-        "--valid-subset", "test.en,test.de,test.es,test.fr", "--batch-size", "16",
-    )  # fmt: skip
+        "fairseq-validate",
+        str(data),
+        "--task",
+        "xnli",
+        "--path",
+        str(checkpoint),
+        "--cpu",
+        "--valid-subset",
+        "test.en,test.de,test.es,test.fr",
+        "--batch-size",
+        "16",
+    )
     printed = dict(
         re.findall(
             r"valid on '(test\.\w+)' subset .*?\| accuracy ([\d.]+)", result.stdout + result.stderr

@@ -308,13 +308,17 @@ def _jsonl(path: Path, records: list[dict]) -> None:
 def make_anli_plus(root: Path) -> dict[str, list[str]]:
     """A tiny ANLI+ raw folder; returns the canonical labels expected in train and valid."""
     snli = {
-        "train": [("entailment", "A man sleeps.", "A person rests."),
-                  ("-", "A dog runs.", "An animal moves."),
-                  ("contradiction", "A girl sings.", "Nobody sings."),
-                  ("-", "Two cats.", "Animals.")],
-        "dev": [("neutral", "A boy reads.", "A boy reads a book."),
-                ("-", "Rain falls.", "It is wet.")],
-    }  # fmt: skip
+        "train": [
+            ("entailment", "A man sleeps.", "A person rests."),
+            ("-", "A dog runs.", "An animal moves."),
+            ("contradiction", "A girl sings.", "Nobody sings."),
+            ("-", "Two cats.", "Animals."),
+        ],
+        "dev": [
+            ("neutral", "A boy reads.", "A boy reads a book."),
+            ("-", "Rain falls.", "It is wet."),
+        ],
+    }
     expected: dict[str, list[str]] = {"train": [], "dev": []}
     for split, items in snli.items():
         _jsonl(
@@ -343,11 +347,16 @@ def make_anli_plus(root: Path) -> dict[str, list[str]]:
             _jsonl(
                 root / "anli_v1.0" / f"R{r}" / f"{split}.jsonl",
                 [
-                    {"uid": f"r{r}{i}", "context": f"Round {r} text {i}.",
-                     "hypothesis": f"Claim {i}.", "label": lab, "reason": ""}
+                    {
+                        "uid": f"r{r}{i}",
+                        "context": f"Round {r} text {i}.",
+                        "hypothesis": f"Claim {i}.",
+                        "label": lab,
+                        "reason": "",
+                    }
                     for i, lab in enumerate(labels)
                 ],
-            )  # fmt: skip
+            )
             expected[split] += [short[lab] for lab in labels]
     return expected
 
@@ -652,7 +661,16 @@ def test_cli_unknown_task_exits_2(tmp_path, tiny_model, capsys):
 
 def test_cli_repeated_hf_language_exits_2(tmp_path, tiny_model, capsys):
     with pytest.raises(SystemExit) as info:
-        cli("xnli", "--hf", f"en={tmp_path}", "--hf", f"en={tmp_path}",
-            "--model", tiny_model, "--out", tmp_path / "out")  # fmt: skip
+        cli(
+            "xnli",
+            "--hf",
+            f"en={tmp_path}",
+            "--hf",
+            f"en={tmp_path}",
+            "--model",
+            tiny_model,
+            "--out",
+            tmp_path / "out",
+        )
     assert info.value.code == 2
     assert "language is given twice" in capsys.readouterr().err

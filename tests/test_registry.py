@@ -171,7 +171,9 @@ def test_retrieval_specs_have_the_xtreme_file_layout():
     }
     bucc = get_spec("bucc")
     patterns = {s.pattern.format(lang="fr") for s in bucc.sources}
-    assert patterns == {f"fr-en.{split}.{ext}" for split in ("dev", "test") for ext in ("fr", "en", "gold")}  # fmt: skip
+    assert patterns == {
+        f"fr-en.{split}.{ext}" for split in ("dev", "test") for ext in ("fr", "en", "gold")
+    }
     for source in (*tatoeba.sources, *bucc.sources):
         assert callable(get_reader(source.reader))
 

@@ -76,13 +76,21 @@ def make_rows() -> list[dict]:
     for (setting, seed), by_metric in VALUES.items():
         for (target, metric), by_lang in by_metric.items():
             for lang, value in by_lang.items():
-                rows.append({
-                    "run": f"{setting}-{target}-s{seed}", "setting": setting,
-                    "intermediate_languages": SETTINGS[setting], "target": target,
-                    "language": lang, "split": "test", "metric": metric, "value": value,
-                    "seed": seed, "checkpoint": f"ckpt/{setting}-{target}-s{seed}/checkpoint_best.pt",
-                    "data_manifest_sha256": None if target == "tatoeba" else "ab" * 32,
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "run": f"{setting}-{target}-s{seed}",
+                        "setting": setting,
+                        "intermediate_languages": SETTINGS[setting],
+                        "target": target,
+                        "language": lang,
+                        "split": "test",
+                        "metric": metric,
+                        "value": value,
+                        "seed": seed,
+                        "checkpoint": f"ckpt/{setting}-{target}-s{seed}/checkpoint_best.pt",
+                        "data_manifest_sha256": None if target == "tatoeba" else "ab" * 32,
+                    }
+                )
     return rows
 
 
@@ -137,8 +145,9 @@ def test_task_scores_average_deltas_and_seed_statistics(store):
     assert report.deltas["mnli", AVERAGE] == pytest.approx(sum(mnli_avg) / 2 - sum(none_avg) / 2)
     # per-language table: mean over seeds, non-official metrics too
     assert report.language_tables["udpos", "token_accuracy"]["none"] == {
-        "en": (95.0 + 96.0) / 2, "de": (85.0 + 86.0) / 2,
-    }  # fmt: skip
+        "en": (95.0 + 96.0) / 2,
+        "de": (85.0 + 86.0) / 2,
+    }
 
 
 def test_english_vs_multilingual_paired_bootstrap(store):
@@ -147,7 +156,9 @@ def test_english_vs_multilingual_paired_bootstrap(store):
     xnli = by_task["xnli"]
     # per language, seeds averaged: en (85+85)/2 - (84+86)/2 = 0, de (79+81)/2 - (74+76)/2 = 5
     assert xnli.languages == ("de", "en")
-    assert xnli.difference == pytest.approx(((85.0 + 85.0) / 2 - (84.0 + 86.0) / 2 + (79.0 + 81.0) / 2 - (74.0 + 76.0) / 2) / 2)  # fmt: skip
+    assert xnli.difference == pytest.approx(
+        ((85.0 + 85.0) / 2 - (84.0 + 86.0) / 2 + (79.0 + 81.0) / 2 - (74.0 + 76.0) / 2) / 2
+    )
     assert xnli.difference == pytest.approx(xnli.multilingual - xnli.english)
     # two languages: resampled means are 0, 2.5 or 5; the 95% interval spans 0..5
     assert (xnli.low, xnli.high) == (0.0, 5.0)
@@ -206,12 +217,20 @@ def test_append_checks_rows_and_survives_a_torn_line(tmp_path):
 
 def test_cli_writes_markdown_csv_and_plots(store, tmp_path, capsys):
     out = tmp_path / "report"
-    main([str(store), "--out", str(out), "--english", "mnli", "--multilingual", "mnli-multilingual"])  # fmt: skip
+    main(
+        [str(store), "--out", str(out), "--english", "mnli", "--multilingual", "mnli-multilingual"]
+    )
     printed, warned = capsys.readouterr()
     assert "warning" not in warned
     assert "# X-STILTs results" in printed and f"wrote {out / 'report.md'}" in printed
-    for name in ("report.md", "task_scores.csv", "seed_scores.csv", "english_vs_multilingual.csv",
-                 "languages_xnli_accuracy.csv", "languages_udpos_token_accuracy.csv"):  # fmt: skip
+    for name in (
+        "report.md",
+        "task_scores.csv",
+        "seed_scores.csv",
+        "english_vs_multilingual.csv",
+        "languages_xnli_accuracy.csv",
+        "languages_udpos_token_accuracy.csv",
+    ):
         assert (out / name).is_file(), name
     for name in ("delta_heatmap.png", "english_vs_multilingual.png"):
         data = (out / name).read_bytes()

@@ -29,7 +29,12 @@ def test_sqlite_gives_the_rows_of_json_lines(tmp_path, suffix):
     assert any(row.data_manifest_sha256 is None for row in from_sqlite)
     with sqlite3.connect(tmp_path / f"results{suffix}") as connection:
         columns = {c[1]: c[2] for c in connection.execute("PRAGMA table_info(results)")}
-    assert columns == {"rowid": "INTEGER", **{name: "TEXT" for name in FIELDS}, "value": "REAL", "seed": "INTEGER"}  # fmt: skip
+    assert columns == {
+        "rowid": "INTEGER",
+        **{name: "TEXT" for name in FIELDS},
+        "value": "REAL",
+        "seed": "INTEGER",
+    }
 
 
 def test_append_is_all_or_none(tmp_path):
@@ -45,7 +50,9 @@ def test_append_is_all_or_none(tmp_path):
     assert count(path) == 1
     # a failure inside the transaction (here a trigger) rolls back the rows already inserted
     with sqlite3.connect(path) as connection:
-        connection.execute("CREATE TRIGGER refuse BEFORE INSERT ON results WHEN NEW.run = 'poison' BEGIN SELECT RAISE(ABORT, 'refused'); END")  # fmt: skip
+        connection.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON results WHEN NEW.run = 'poison' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
     with pytest.raises(StiltsError, match=f"{path}.*refused"):
         append_rows(path, [good, good, {**good, "run": "poison"}])
     assert count(path) == 1
@@ -64,7 +71,9 @@ def test_corrupt_rows_are_reported_by_rowid_and_skipped(tmp_path):
     rows, problems = load_rows(path)
     assert len(rows) == len(make_rows()) - 4
     kept = [r for i, r in enumerate(make_rows(), start=1) if i not in (3, 5, 8, 13)]
-    assert [(r.run, r.language, r.metric) for r in rows] == [(r["run"], r["language"], r["metric"]) for r in kept]  # fmt: skip
+    assert [(r.run, r.language, r.metric) for r in rows] == [
+        (r["run"], r["language"], r["metric"]) for r in kept
+    ]
     assert len(problems) == 4
     assert problems[0].startswith(f"{path}: row 3: ") and "'value'" in problems[0]
     assert problems[1].startswith(f"{path}: row 5: ") and "'high'" in problems[1]
@@ -87,9 +96,12 @@ def test_files_that_are_not_a_results_database(tmp_path):
         load_rows(other)
     partial = tmp_path / "partial.sqlite3"
     with sqlite3.connect(partial) as connection:
-        connection.execute("CREATE TABLE results (rowid INTEGER PRIMARY KEY, run TEXT, value REAL)")  # fmt: skip
+        connection.execute("CREATE TABLE results (rowid INTEGER PRIMARY KEY, run TEXT, value REAL)")
     for call in (lambda: load_rows(partial), lambda: append_rows(partial, make_rows()[:1])):
-        with pytest.raises(StiltsError, match=f"{partial}: table 'results' lacks column\\(s\\) setting, intermediate_languages"):  # fmt: skip
+        with pytest.raises(
+            StiltsError,
+            match=f"{partial}: table 'results' lacks column\\(s\\) setting, intermediate_languages",
+        ):
             call()
     with pytest.raises(StiltsError, match=f"no results store at {tmp_path / 'absent.sqlite'}"):
         load_rows(tmp_path / "absent.sqlite")
@@ -98,7 +110,9 @@ def test_files_that_are_not_a_results_database(tmp_path):
 @pytest.mark.parametrize("name", ["results.csv", "results.json", "results"])
 def test_unknown_suffix_is_refused(tmp_path, name):
     path = tmp_path / name
-    with pytest.raises(StiltsError, match=f"{path}: unknown suffix .*valid: .jsonl, .sqlite, .sqlite3, .db"):  # fmt: skip
+    with pytest.raises(
+        StiltsError, match=f"{path}: unknown suffix .*valid: .jsonl, .sqlite, .sqlite3, .db"
+    ):
         append_rows(path, make_rows()[:1])
     assert not path.exists()
     path.write_text("")
@@ -109,7 +123,13 @@ def test_unknown_suffix_is_refused(tmp_path, name):
 def append_in_batches(path, worker: int, start) -> None:
     start.wait()  # both writers begin together
     for first in range(0, 50, 5):  # 10 transactions of 5 rows: each one fsyncs
-        append_rows(path, [{**make_rows()[0], "run": f"writer{worker}", "seed": seed} for seed in range(first, first + 5)])  # fmt: skip
+        append_rows(
+            path,
+            [
+                {**make_rows()[0], "run": f"writer{worker}", "seed": seed}
+                for seed in range(first, first + 5)
+            ],
+        )
 
 
 def test_concurrent_writers_wait_for_each_other(tmp_path):

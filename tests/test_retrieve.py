@@ -69,7 +69,15 @@ def _copy(task: str, tmp_path: Path) -> Path:
 def _run_bad(tmp_path: Path, capsys, *args: str) -> str:
     out = tmp_path / "results.json"
     # The checkpoint does not exist: input is read and checked before any model is loaded.
-    argv = [*args, "--path", str(tmp_path / "none.pt"), "--model-dir", str(tmp_path), "--out", str(out)]  # fmt: skip
+    argv = [
+        *args,
+        "--path",
+        str(tmp_path / "none.pt"),
+        "--model-dir",
+        str(tmp_path),
+        "--out",
+        str(out),
+    ]
     with pytest.raises(SystemExit) as info:
         retrieve_cli.main(argv)
     assert info.value.code == 2
@@ -200,8 +208,20 @@ def test_loading_ignores_heads_and_keeps_the_encoder(tiny_model, mnli_checkpoint
 
 
 def _retrieve(task: str, checkpoint: Path, model_dir: Path, out: Path, *extra: str) -> list[dict]:
-    retrieve_cli.main([task, str(DATA_DIR / task), "--path", str(checkpoint), "--model-dir",
-                       str(model_dir), "--out", str(out), "--cpu", *extra])  # fmt: skip
+    retrieve_cli.main(
+        [
+            task,
+            str(DATA_DIR / task),
+            "--path",
+            str(checkpoint),
+            "--model-dir",
+            str(model_dir),
+            "--out",
+            str(out),
+            "--cpu",
+            *extra,
+        ]
+    )
     return json.loads(out.read_text())
 
 
@@ -237,9 +257,19 @@ def test_stilts_retrieve_on_a_phase2_checkpoint(tiny_model, mnli_checkpoint, tmp
     metrics = ["bucc_f1", "bucc_precision", "bucc_recall"]
     _check_rows(rows, "bucc", BUCC_LANGS, metrics, mnli_checkpoint, 1, "mean")
     rows = _retrieve(
-        "tatoeba", mnli_checkpoint, tiny_model, tmp_path / "t.json", "--layer", "2",
-        "--pooling", "cls", "--languages", "es", "--batch-size", "7",
-    )  # fmt: skip
+        "tatoeba",
+        mnli_checkpoint,
+        tiny_model,
+        tmp_path / "t.json",
+        "--layer",
+        "2",
+        "--pooling",
+        "cls",
+        "--languages",
+        "es",
+        "--batch-size",
+        "7",
+    )
     _check_rows(rows, "tatoeba", ["es"], ["accuracy"], mnli_checkpoint, 2, "cls")
 
 
@@ -256,8 +286,20 @@ def test_layer_out_of_range(tiny_model, tmp_path, capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("task", ["tatoeba", "bucc"])
 def test_fairseq_train_on_a_retrieval_task_says_how_it_runs(task, tmp_path):
-    result = fairseq("fairseq-train", str(tmp_path), "--task", task, "--arch", "xlmr_tiny",
-                     "--batch-size", "8", "--cpu", "--save-dir", str(tmp_path / "ckpt"), check=False)  # fmt: skip
+    result = fairseq(
+        "fairseq-train",
+        str(tmp_path),
+        "--task",
+        task,
+        "--arch",
+        "xlmr_tiny",
+        "--batch-size",
+        "8",
+        "--cpu",
+        "--save-dir",
+        str(tmp_path / "ckpt"),
+        check=False,
+    )
     assert result.returncode != 0
     assert "no training data" in result.stderr
     assert f"stilts-retrieve {task}" in result.stderr

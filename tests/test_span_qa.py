@@ -51,15 +51,22 @@ def test_reader_yields_questions_with_answers_and_offsets():
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        ({"data": [{"paragraphs": [{"context": "c"}]}]}, "data[0].paragraphs[0]: missing field 'qas'"),
-        ({"data": [{"paragraphs": [{"context": "c", "qas": [{"id": "a", "question": "q"}]}]}]},
-         "data[0].paragraphs[0].qas[0]: missing field 'answers'"),
+        (
+            {"data": [{"paragraphs": [{"context": "c"}]}]},
+            "data[0].paragraphs[0]: missing field 'qas'",
+        ),
+        (
+            {"data": [{"paragraphs": [{"context": "c", "qas": [{"id": "a", "question": "q"}]}]}]},
+            "data[0].paragraphs[0].qas[0]: missing field 'answers'",
+        ),
         ({"data": [{"paragraphs": [{"context": "c", "qas": [_qa([])]}]}]}, "(id 'q1'): no answers"),
-        ({"data": [{"paragraphs": [{"context": "c", "qas": [_qa([{"text": "c"}])]}]}]},
-         "qas[0].answers[0]: missing field 'answer_start'"),
+        (
+            {"data": [{"paragraphs": [{"context": "c", "qas": [_qa([{"text": "c"}])]}]}]},
+            "qas[0].answers[0]: missing field 'answer_start'",
+        ),
         ({"version": "1.1"}, "top level: missing field 'data'"),
     ],
-)  # fmt: skip
+)
 def test_malformed_squad_json_names_the_field(tmp_path, document, message):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(document))
@@ -225,13 +232,41 @@ def test_hf_datasets_are_refused_for_span_qa(tmp_path, tiny_model):
 
 def _train(data: Path, task: str, init: Path, save_dir: Path, *extra: str) -> None:
     fairseq(
-        "fairseq-train", str(data), "--task", task, "--criterion", "stilts_span_qa",
-        "--arch", "xlmr_tiny", "--finetune-from-model", str(init), "--optimizer", "stilts_adamw",
-        "--lr", "1e-3", "--max-update", "12", "--batch-size", "8", "--seed", "3", "--cpu",
-        "--num-workers", "0", "--save-dir", str(save_dir), "--no-epoch-checkpoints",
-        "--valid-subset", "valid", "--validate-interval-updates", "12",
-        "--best-checkpoint-metric", "f1", "--maximize-best-checkpoint-metric", *extra,
-    )  # fmt: skip
+        "fairseq-train",
+        str(data),
+        "--task",
+        task,
+        "--criterion",
+        "stilts_span_qa",
+        "--arch",
+        "xlmr_tiny",
+        "--finetune-from-model",
+        str(init),
+        "--optimizer",
+        "stilts_adamw",
+        "--lr",
+        "1e-3",
+        "--max-update",
+        "12",
+        "--batch-size",
+        "8",
+        "--seed",
+        "3",
+        "--cpu",
+        "--num-workers",
+        "0",
+        "--save-dir",
+        str(save_dir),
+        "--no-epoch-checkpoints",
+        "--valid-subset",
+        "valid",
+        "--validate-interval-updates",
+        "12",
+        "--best-checkpoint-metric",
+        "f1",
+        "--maximize-best-checkpoint-metric",
+        *extra,
+    )
 
 
 @pytest.mark.slow
@@ -251,10 +286,24 @@ def test_text_scores_from_fairseq_validate_equal_the_official_rules(task, tiny_m
     predictions = tmp_path / "predictions"
     subsets = ["test.en", "test.de", "test.es"]
     result = fairseq(
-        "fairseq-validate", str(data), "--task", task, "--path", str(tmp_path / "ckpt" / "checkpoint_best.pt"),
-        "--valid-subset", ",".join(subsets), "--batch-size", "4", "--cpu", "--num-workers", "0",
-        "--log-format", "json", "--predictions-dir", str(predictions),
-    )  # fmt: skip
+        "fairseq-validate",
+        str(data),
+        "--task",
+        task,
+        "--path",
+        str(tmp_path / "ckpt" / "checkpoint_best.pt"),
+        "--valid-subset",
+        ",".join(subsets),
+        "--batch-size",
+        "4",
+        "--cpu",
+        "--num-workers",
+        "0",
+        "--log-format",
+        "json",
+        "--predictions-dir",
+        str(predictions),
+    )
     stats = parse_validate_output(result.stdout + result.stderr, subsets)
     for subset in subsets:
         lang = subset.split(".")[1]

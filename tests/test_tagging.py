@@ -227,10 +227,22 @@ def test_udpos_trains_and_validates_per_language(tmp_path, tiny_model, prepared)
     )
     checkpoint = tmp_path / "checkpoint_last.pt"
     result = fairseq(
-        "fairseq-validate", str(data), "--task", "udpos", "--path", str(checkpoint),
-        "--valid-subset", "valid,valid.de", "--batch-size", "8", "--cpu", "--num-workers", "0",
-        "--log-format", "json",
-    )  # fmt: skip
+        "fairseq-validate",
+        str(data),
+        "--task",
+        "udpos",
+        "--path",
+        str(checkpoint),
+        "--valid-subset",
+        "valid,valid.de",
+        "--batch-size",
+        "8",
+        "--cpu",
+        "--num-workers",
+        "0",
+        "--log-format",
+        "json",
+    )
     stats = {}
     for line in (result.stdout + result.stderr).splitlines():
         parts = line.split(" | ", 3)
@@ -278,9 +290,20 @@ def test_udpos_trains_and_validates_per_language(tmp_path, tiny_model, prepared)
 
 # An entity across the split point of a long sentence counts once.
 
-LONG = [("Heute", "O"), ("sieht", "O"), ("Anna", "B-PER"), ("Maria", "I-PER"),
-        ("Luisa", "I-PER"), ("Sophie", "I-PER"), ("Charlotte", "I-PER"), ("Berta", "I-PER"),
-        ("Müller", "I-PER"), ("in", "O"), ("Berlin", "B-LOC"), (".", "O")]  # fmt: skip
+LONG = [
+    ("Heute", "O"),
+    ("sieht", "O"),
+    ("Anna", "B-PER"),
+    ("Maria", "I-PER"),
+    ("Luisa", "I-PER"),
+    ("Sophie", "I-PER"),
+    ("Charlotte", "I-PER"),
+    ("Berta", "I-PER"),
+    ("Müller", "I-PER"),
+    ("in", "O"),
+    ("Berlin", "B-LOC"),
+    (".", "O"),
+]
 SHORT = [("Paris", "B-LOC"), ("lacht", "O")]
 
 
@@ -331,10 +354,22 @@ def test_a_sentence_split_into_pieces_is_scored_whole(tmp_path, tiny_model):
 
     out = tmp_path / "predictions"
     fairseq(
-        "fairseq-validate", str(data), "--task", "panx", "--path", str(checkpoint), "--cpu",
-        "--valid-subset", "valid", "--batch-size", "1", "--num-workers", "0",
-        "--predictions-dir", str(out),
-    )  # fmt: skip
+        "fairseq-validate",
+        str(data),
+        "--task",
+        "panx",
+        "--path",
+        str(checkpoint),
+        "--cpu",
+        "--valid-subset",
+        "valid",
+        "--batch-size",
+        "1",
+        "--num-workers",
+        "0",
+        "--predictions-dir",
+        str(out),
+    )
     lines = [json.loads(line) for line in (out / "valid.0.jsonl").read_text().splitlines()]
     assert sorted(lines, key=lambda line: line["id"]) == [
         {"id": 0, "prediction": predicted[0]},

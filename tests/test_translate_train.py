@@ -55,8 +55,14 @@ def test_mnli_languages_counts_and_subsets(mnli_en_de_fr, tiny_model):
     assert manifest["train_languages"] == {lang: len(rows) for lang, rows in raw.items()}
     assert list(manifest["train_languages"]) == ["en", "de", "fr"]  # the order asked for
     counts = {name: s["count"] for name, s in manifest["subsets"].items()}
-    assert counts == {"train": 720, "train.en": 240, "train.de": 240, "train.fr": 240,
-                      "valid": 45, "valid.en": 45}  # fmt: skip
+    assert counts == {
+        "train": 720,
+        "train.en": 240,
+        "train.de": 240,
+        "train.fr": 240,
+        "valid": 45,
+        "valid.en": 45,
+    }
     sources = {Path(s["path"]).name: s for s in manifest["sources"]}
     assert sources["multinli.train.de.tsv"]["lang"] == "de"
     assert sources["multinli.train.de.tsv"]["sha256"] == file_sha256(
@@ -138,8 +144,9 @@ def test_task_without_translations_names_the_option(tmp_path, tiny_model):
 def test_bad_language_options_exit_2(tmp_path, tiny_model, capsys, argv, message):
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as info:
-        prepare_cli.main(["mnli", str(DATA_DIR / "mnli"), "--model", str(tiny_model),
-                          "--out", str(out), *argv])  # fmt: skip
+        prepare_cli.main(
+            ["mnli", str(DATA_DIR / "mnli"), "--model", str(tiny_model), "--out", str(out), *argv]
+        )
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
@@ -156,9 +163,25 @@ def test_own_train_file_wins_and_english_can_be_left_out(tmp_path, tiny_model, c
         encoding="utf-8",
     )
     out = tmp_path / "out"
-    prepare_cli.main(["mnli", str(DATA_DIR / "mnli"), "--model", str(tiny_model), "--out", str(out),
-                      "--train-languages", "en", "de", "fr", "--no-english-train",
-                      "--train-file", f"de={own}", "--workers", "1"])  # fmt: skip
+    prepare_cli.main(
+        [
+            "mnli",
+            str(DATA_DIR / "mnli"),
+            "--model",
+            str(tiny_model),
+            "--out",
+            str(out),
+            "--train-languages",
+            "en",
+            "de",
+            "fr",
+            "--no-english-train",
+            "--train-file",
+            f"de={own}",
+            "--workers",
+            "1",
+        ]
+    )
     assert capsys.readouterr().out.startswith(
         f"{out}: train 242, train.de 2, train.fr 240, valid 45"
     )
@@ -177,8 +200,20 @@ def test_epoch_counts_follow_n_to_the_alpha():
 
 
 def _task(data: Path, seed: int, *extra: str):
-    argv = [str(data), "--task", "mnli", "--arch", "xlmr_tiny", "--criterion",
-            "stilts_classification", "--seed", str(seed), "--user-dir", USER_DIR, *extra]  # fmt: skip
+    argv = [
+        str(data),
+        "--task",
+        "mnli",
+        "--arch",
+        "xlmr_tiny",
+        "--criterion",
+        "stilts_classification",
+        "--seed",
+        str(seed),
+        "--user-dir",
+        USER_DIR,
+        *extra,
+    ]
     cfg = convert_namespace_to_omegaconf(parse_args_and_arch(get_training_parser(), argv))
     task = tasks.setup_task(cfg.task)
     task.load_dataset("train")
@@ -247,8 +282,21 @@ def test_span_qa_trains_on_a_chosen_language(tmp_path, tiny_model):
     out = tmp_path / "squad"
     train = choose_train_languages(["en", "de"])
     prepare_task("squad", out, tiny_model, raw=DATA_DIR / "squad", workers=1, train=train)
-    argv = [str(out), "--task", "squad", "--arch", "xlmr_tiny", "--criterion", "stilts_span_qa",
-            "--user-dir", USER_DIR, "--train-languages", "de", "--language-sampling-alpha", "0.5"]  # fmt: skip
+    argv = [
+        str(out),
+        "--task",
+        "squad",
+        "--arch",
+        "xlmr_tiny",
+        "--criterion",
+        "stilts_span_qa",
+        "--user-dir",
+        USER_DIR,
+        "--train-languages",
+        "de",
+        "--language-sampling-alpha",
+        "0.5",
+    ]
     cfg = convert_namespace_to_omegaconf(parse_args_and_arch(get_training_parser(), argv))
     task = tasks.setup_task(cfg.task)
     task.load_dataset("train")
@@ -267,8 +315,9 @@ def test_unknown_training_language_in_the_task(mnli_en_de_fr):
 @pytest.mark.slow
 def test_fairseq_train_on_multilingual_mnli(tmp_path, tiny_model, mnli_en_de_fr):
     args = train_args("mnli", mnli_en_de_fr, tiny_model / "model.pt", tmp_path, 4, validate=True)
-    result = fairseq("fairseq-train", *args, "--train-languages", "en,de",
-                     "--language-sampling-alpha", "0.5")  # fmt: skip
+    result = fairseq(
+        "fairseq-train", *args, "--train-languages", "en,de", "--language-sampling-alpha", "0.5"
+    )
     log = result.stdout + result.stderr
     assert "epoch 1: examples per language: en 240, de 240" in log
     assert re.search(r'"valid_accuracy": "?[\d.]+', log)  # selected on English dev

@@ -25,13 +25,22 @@ def main(argv: list[str] | None = None) -> None:
     from_hf = commands.add_parser(
         "from-hf", help="transformers XLM-R folder -> fairseq model folder"
     )
-    from_hf.add_argument("model_dir", type=Path, help="config.json, model.safetensors, sentencepiece.bpe.model")  # fmt: skip
+    from_hf.add_argument(
+        "model_dir", type=Path, help="config.json, model.safetensors, sentencepiece.bpe.model"
+    )
     from_hf.add_argument("out", type=Path, help="folder to write (replaced whole)")
     to_hf = commands.add_parser("to-hf", help="fairseq checkpoint -> transformers folder")
     to_hf.add_argument("checkpoint", type=Path)
     to_hf.add_argument("out", type=Path, help="folder to write (replaced whole)")
-    to_hf.add_argument("--model-dir", type=Path, help="the pretrained model folder (dict.txt, sentencepiece.bpe.model); default: the checkpoint's folder")  # fmt: skip
-    to_hf.add_argument("--head", help=f"head to convert ({LM!r}: the LM head); default: the only task head, else {LM!r}")  # fmt: skip
+    to_hf.add_argument(
+        "--model-dir",
+        type=Path,
+        help="the pretrained model folder (dict.txt, sentencepiece.bpe.model); default: the checkpoint's folder",
+    )
+    to_hf.add_argument(
+        "--head",
+        help=f"head to convert ({LM!r}: the LM head); default: the only task head, else {LM!r}",
+    )
     args = parser.parse_args(argv)
     if args.command == "from-hf":
         for note in convert_from_hf(args.model_dir, args.out):

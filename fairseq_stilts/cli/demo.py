@@ -90,7 +90,9 @@ def run_demo(
     translated = choose_train_languages(MNLI_LANGUAGES)
     for task in ("mnli", "xnli", "pawsx"):
         train = translated if task == "mnli" else choose_train_languages()
-        prepare_task(task, data / task, model, raw=DATA_DIR / task, workers=1, force=True, train=train)  # fmt: skip
+        prepare_task(
+            task, data / task, model, raw=DATA_DIR / task, workers=1, force=True, train=train
+        )
     print(f"prepared mnli (en, de, es, fr), xnli, pawsx -> {data}")
     plan = out / "plan.yaml"
     write_atomic(plan, yaml.safe_dump(demo_plan(model, data, updates, seeds), sort_keys=False))
@@ -101,9 +103,16 @@ def run_demo(
         grid_main([str(plan), "--out", str(grid), "--parallel", str(parallel)])
     report = out / "report"
     report_main(
-        [str(grid / RESULTS_STORES["jsonl"]), "--out", str(report),
-         "--english", ENGLISH, "--multilingual", MULTILINGUAL]
-    )  # fmt: skip
+        [
+            str(grid / RESULTS_STORES["jsonl"]),
+            "--out",
+            str(report),
+            "--english",
+            ENGLISH,
+            "--multilingual",
+            MULTILINGUAL,
+        ]
+    )
     return report
 
 
@@ -121,7 +130,9 @@ def main(argv: list[str] | None = None) -> None:
     if len(set(args.seeds)) != len(args.seeds):
         parser.error("--seeds: each seed once")
     start = time.time()
-    report = run_demo(args.out, args.pretrain_updates, args.updates, tuple(args.seeds), args.parallel)  # fmt: skip
+    report = run_demo(
+        args.out, args.pretrain_updates, args.updates, tuple(args.seeds), args.parallel
+    )
     print(f"\nplan, grid runs (commands, logs, checkpoints) and results under {args.out}/")
     print(f"report: {report / 'report.md'}")
     print(f"demo took {time.time() - start:.0f} s")

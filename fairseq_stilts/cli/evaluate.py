@@ -62,8 +62,21 @@ def evaluate(
         raise StiltsError(f"{data}: no {split} data for {missing}; it has {found}")
     languages = sorted(languages, key=lambda lang: (lang != "en", lang))
     subsets = [f"{split}.{lang}" for lang in languages]
-    args = [str(data), "--task", task, "--path", str(checkpoint), "--valid-subset", ",".join(subsets),
-            "--batch-size", str(batch_size), "--log-format", "json", "--num-workers", "0"]  # fmt: skip
+    args = [
+        str(data),
+        "--task",
+        task,
+        "--path",
+        str(checkpoint),
+        "--valid-subset",
+        ",".join(subsets),
+        "--batch-size",
+        str(batch_size),
+        "--log-format",
+        "json",
+        "--num-workers",
+        "0",
+    ]
     args += ["--cpu"] if cpu else []
     log = Path(checkpoint).with_suffix(f".{task}.{split}.log")
     if predictions is None:
@@ -203,9 +216,15 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or args.path.with_suffix(f".{args.task}.{args.split}.json")
     predictions = args.predictions_out or out.with_suffix(".predictions")
     rows = evaluate(
-        args.task, args.data, args.path, args.split, args.languages, args.batch_size, args.cpu,
+        args.task,
+        args.data,
+        args.path,
+        args.split,
+        args.languages,
+        args.batch_size,
+        args.cpu,
         predictions,
-    )  # fmt: skip
+    )
     write_atomic(out, json.dumps(rows, indent=2) + "\n")
     print(format_table(rows))
     print(f"results: {out}")

@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> None:
     executor = make_executor(grid, args.executor, plan.resources)
     results = grid / plan.results_store
     outcomes = schedule(grid, chains, executor, results, args.parallel)
-    counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "failed", "blocked")}  # fmt: skip
-    print("grid: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + f"; results: {results}")  # fmt: skip
+    counts = {
+        s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "failed", "blocked")
+    }
+    print("grid: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + f"; results: {results}")
     if counts["failed"] or counts["blocked"]:
         sys.exit(1)

@@ -25,40 +25,86 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="stilts-prepare", description=__doc__)
     parser.add_argument("task", help="task name (see stilts-tasks)")
     parser.add_argument("raw", nargs="?", type=Path, help="folder with the task's raw files")
-    parser.add_argument("--hf", type=_lang_path, action="append", metavar="LANG=PATH",
-                        help="a local Hugging Face dataset (save_to_disk folder or parquet files) "
-                        "for one language, instead of RAW; repeat per language")  # fmt: skip
-    parser.add_argument("--model", type=Path, required=True,
-                        help="pretrained model folder with dict.txt and sentencepiece.bpe.model")  # fmt: skip
+    parser.add_argument(
+        "--hf",
+        type=_lang_path,
+        action="append",
+        metavar="LANG=PATH",
+        help="a local Hugging Face dataset (save_to_disk folder or parquet files) "
+        "for one language, instead of RAW; repeat per language",
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        required=True,
+        help="pretrained model folder with dict.txt and sentencepiece.bpe.model",
+    )
     parser.add_argument("--out", type=Path, required=True, help="data folder to create")
-    parser.add_argument("--languages", nargs="+",
-                        help="only these dev/test languages (default: all found); mlm: only "
-                        "these <lang>.txt files")  # fmt: skip
-    parser.add_argument("--train-languages", nargs="+", metavar="LANG", default=["en"],
-                        help="training languages (default: en): English from the task's own "
-                        "files, others from --train-file or the task's translated layout")  # fmt: skip
-    parser.add_argument("--train-file", type=_lang_path, action="append", default=[],
-                        metavar="LANG=PATH", help="a training file of your own for one language, "
-                        "in the task's training format (wins over the translated layout); repeat "
-                        "per language")  # fmt: skip
-    parser.add_argument("--dev-file", type=_lang_path, action="append", default=[],
-                        metavar="LANG=PATH", help="a dev file of your own for one language, in the "
-                        "task's dev format (subset valid.<lang>; with several dev languages the "
-                        "data also gets valid.all, to select on all of them); repeat per language")  # fmt: skip
-    parser.add_argument("--no-english-train", action="store_true",
-                        help="leave English out of the training data (English dev stays)")  # fmt: skip
+    parser.add_argument(
+        "--languages",
+        nargs="+",
+        help="only these dev/test languages (default: all found); mlm: only these <lang>.txt files",
+    )
+    parser.add_argument(
+        "--train-languages",
+        nargs="+",
+        metavar="LANG",
+        default=["en"],
+        help="training languages (default: en): English from the task's own "
+        "files, others from --train-file or the task's translated layout",
+    )
+    parser.add_argument(
+        "--train-file",
+        type=_lang_path,
+        action="append",
+        default=[],
+        metavar="LANG=PATH",
+        help="a training file of your own for one language, "
+        "in the task's training format (wins over the translated layout); repeat "
+        "per language",
+    )
+    parser.add_argument(
+        "--dev-file",
+        type=_lang_path,
+        action="append",
+        default=[],
+        metavar="LANG=PATH",
+        help="a dev file of your own for one language, in the "
+        "task's dev format (subset valid.<lang>; with several dev languages the "
+        "data also gets valid.all, to select on all of them); repeat per language",
+    )
+    parser.add_argument(
+        "--no-english-train",
+        action="store_true",
+        help="leave English out of the training data (English dev stays)",
+    )
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
     parser.add_argument("--force", action="store_true", help="replace an existing --out folder")
-    parser.add_argument("--max-seq-length", type=int, default=0,
-                        help="tagging: split longer sentences into pieces of at most this many "
-                        "tokens (default: the task's, 256); span QA: window length (default 384)")  # fmt: skip
-    parser.add_argument("--doc-stride", type=int, default=QAOptions.doc_stride,
-                        help="span QA: context tokens between the starts of two windows")  # fmt: skip
-    parser.add_argument("--max-query-length", type=int, default=QAOptions.max_query_length,
-                        help="span QA: questions are cut to this many tokens")  # fmt: skip
-    parser.add_argument("--skip-mismatched-answers", action="store_true",
-                        help="span QA: drop (and count) training questions whose answer text is "
-                        "not at its answer_start, instead of stopping")  # fmt: skip
+    parser.add_argument(
+        "--max-seq-length",
+        type=int,
+        default=0,
+        help="tagging: split longer sentences into pieces of at most this many "
+        "tokens (default: the task's, 256); span QA: window length (default 384)",
+    )
+    parser.add_argument(
+        "--doc-stride",
+        type=int,
+        default=QAOptions.doc_stride,
+        help="span QA: context tokens between the starts of two windows",
+    )
+    parser.add_argument(
+        "--max-query-length",
+        type=int,
+        default=QAOptions.max_query_length,
+        help="span QA: questions are cut to this many tokens",
+    )
+    parser.add_argument(
+        "--skip-mismatched-answers",
+        action="store_true",
+        help="span QA: drop (and count) training questions whose answer text is "
+        "not at its answer_start, instead of stopping",
+    )
     args = parser.parse_args(argv)
     if args.hf and len(dict(args.hf)) != len(args.hf):
         raise StiltsError("--hf: a language is given twice")
@@ -66,11 +112,17 @@ def main(argv: list[str] | None = None) -> None:
         args.train_languages, args.no_english_train, args.train_file, args.dev_file
     )
     manifest = prepare_task(
-        args.task, args.out, args.model, raw=args.raw, hf=dict(args.hf or []),
-        languages=args.languages, workers=args.workers, force=args.force,
+        args.task,
+        args.out,
+        args.model,
+        raw=args.raw,
+        hf=dict(args.hf or []),
+        languages=args.languages,
+        workers=args.workers,
+        force=args.force,
         max_seq_length=args.max_seq_length,
         qa=QAOptions(args.doc_stride, args.max_query_length, args.skip_mismatched_answers),
         train=train,
-    )  # fmt: skip
+    )
     counts = ", ".join(f"{name} {s['count']}" for name, s in manifest["subsets"].items())
     print(f"{args.out}: {counts}")

@@ -23,7 +23,11 @@ from fairseq_stilts.results.store import load_rows
 @cli
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="stilts-report", description=__doc__)
-    parser.add_argument("results", type=Path, help="results store: JSON lines (.jsonl) or SQLite (.sqlite, .sqlite3, .db)")  # fmt: skip
+    parser.add_argument(
+        "results",
+        type=Path,
+        help="results store: JSON lines (.jsonl) or SQLite (.sqlite, .sqlite3, .db)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder for the report files")
     parser.add_argument("--baseline", default="none", help="setting without intermediate training")
     parser.add_argument("--english", help="the English-only intermediate setting")
@@ -40,7 +44,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     report.notes += problems
     paths = write_tables(report, args.out)
-    for name, plot in (("delta_heatmap.png", delta_heatmap), ("english_vs_multilingual.png", english_vs_multilingual)):  # fmt: skip
+    for name, plot in (
+        ("delta_heatmap.png", delta_heatmap),
+        ("english_vs_multilingual.png", english_vs_multilingual),
+    ):
         if plot(report, args.out / name):
             paths.append(args.out / name)
     print(markdown(report))

@@ -50,7 +50,9 @@ def retrieve(
     if task == "tatoeba":
         data = {lang: read_tatoeba(spec, raw, lang) for lang in languages}
     else:
-        data = {lang: {s: read_bucc(spec, raw, lang, s) for s in ("dev", "test")} for lang in languages}  # fmt: skip
+        data = {
+            lang: {s: read_bucc(spec, raw, lang, s) for s in ("dev", "test")} for lang in languages
+        }
     encoder = PieceEncoder(model_dir)
     model = load_encoder(checkpoint, model_dir)
     device = "cuda" if torch.cuda.is_available() and not cpu else "cpu"
@@ -59,9 +61,15 @@ def retrieve(
 
     def embed(sentences):
         return embed_sentences(
-            model, encoder, sentences, layer=layer, pooling=pooling, batch_size=batch_size,
-            max_length=spec.max_length, device=device,
-        )  # fmt: skip
+            model,
+            encoder,
+            sentences,
+            layer=layer,
+            pooling=pooling,
+            batch_size=batch_size,
+            max_length=spec.max_length,
+            device=device,
+        )
 
     common = {"checkpoint": str(Path(checkpoint).resolve()), "layer": layer, "pooling": pooling}
     rows = []
@@ -85,8 +93,14 @@ def retrieve(
 
 
 def _row(task: str, lang: str, split: str, metric: str, value: float, extra: dict) -> dict:
-    return {"task": task, "language": lang, "split": split, "metric": metric,
-            "value": float(value), **extra}  # fmt: skip
+    return {
+        "task": task,
+        "language": lang,
+        "split": split,
+        "metric": metric,
+        "value": float(value),
+        **extra,
+    }
 
 
 def format_table(rows: list[dict]) -> str:
@@ -109,9 +123,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("raw", type=Path, help="folder with the task's raw files (XTREME layout)")
     parser.add_argument("--path", type=Path, required=True, help="checkpoint (phase 1, 2 or 3)")
     parser.add_argument(
-        "--model-dir", type=Path, required=True,
+        "--model-dir",
+        type=Path,
+        required=True,
         help="pretrained model folder (dict.txt, sentencepiece.bpe.model)",
-    )  # fmt: skip
+    )
     parser.add_argument("--languages", nargs="+", help="default: every language found in RAW")
     parser.add_argument(
         "--layer", type=int, help="hidden state to pool, 0 = embeddings (default: 14/24 of depth)"
@@ -122,9 +138,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="results JSON (default: next to the checkpoint)")
     args = parser.parse_args(argv)
     rows = retrieve(
-        args.task, args.raw, args.path, args.model_dir, args.languages, args.layer,
-        args.pooling, args.batch_size, args.cpu,
-    )  # fmt: skip
+        args.task,
+        args.raw,
+        args.path,
+        args.model_dir,
+        args.languages,
+        args.layer,
+        args.pooling,
+        args.batch_size,
+        args.cpu,
+    )
     out = args.out or args.path.with_suffix(f".{args.task}.json")
     write_atomic(out, json.dumps(rows, indent=2) + "\n")
     print(format_table(rows))

@@ -92,14 +92,28 @@ def model_args(config: dict, data: Path) -> Namespace:
     hidden, layers = config["hidden_size"], config["num_hidden_layers"]
     arch = {(768, 12): "xlmr_base", (1024, 24): "xlmr_large"}.get((hidden, layers), "xlmr_tiny")
     argv = [
-        str(data), "--task", "masked_lm", "--criterion", "masked_lm", "--arch", arch,
-        "--encoder-layers", str(layers), "--encoder-embed-dim", str(hidden),
-        "--encoder-ffn-embed-dim", str(config["intermediate_size"]),
-        "--encoder-attention-heads", str(config["num_attention_heads"]),
-        "--max-positions", str(config["max_position_embeddings"] - PAD - 1),
-        "--dropout", str(config.get("hidden_dropout_prob", 0.1)),
-        "--attention-dropout", str(config.get("attention_probs_dropout_prob", 0.1)),
-    ]  # fmt: skip
+        str(data),
+        "--task",
+        "masked_lm",
+        "--criterion",
+        "masked_lm",
+        "--arch",
+        arch,
+        "--encoder-layers",
+        str(layers),
+        "--encoder-embed-dim",
+        str(hidden),
+        "--encoder-ffn-embed-dim",
+        str(config["intermediate_size"]),
+        "--encoder-attention-heads",
+        str(config["num_attention_heads"]),
+        "--max-positions",
+        str(config["max_position_embeddings"] - PAD - 1),
+        "--dropout",
+        str(config.get("hidden_dropout_prob", 0.1)),
+        "--attention-dropout",
+        str(config.get("attention_probs_dropout_prob", 0.1)),
+    ]
     return options.parse_args_and_arch(options.get_training_parser(), argv)
 
 
@@ -147,8 +161,12 @@ def convert_from_hf(model_dir: str | Path, out: str | Path) -> list[str]:
         result = model.load_state_dict(weights, strict=False)
         missing = [k for k in result.missing_keys if not k.startswith(FAIRSEQ_LM_HEAD)]
         if missing or result.unexpected_keys:
-            raise DataError(model_dir, f"weights do not fit config.json: {missing + result.unexpected_keys}")  # fmt: skip
-        cfg = OmegaConf.to_container(convert_namespace_to_omegaconf(args), resolve=True, enum_to_str=True)  # fmt: skip
+            raise DataError(
+                model_dir, f"weights do not fit config.json: {missing + result.unexpected_keys}"
+            )
+        cfg = OmegaConf.to_container(
+            convert_namespace_to_omegaconf(args), resolve=True, enum_to_str=True
+        )
         checkpoint = {
             "args": None,
             "cfg": cfg,

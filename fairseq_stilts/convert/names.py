@@ -38,7 +38,10 @@ LM_HEAD = (
 def encoder_names(num_layers: int) -> list[tuple[str, str]]:
     """(fairseq, transformers) names of every encoder parameter renamed one to one."""
     pairs = [WORDS]
-    pairs += [(f"{_EMBEDDING_LAYER_NORM[0]}.{p}", f"{_EMBEDDING_LAYER_NORM[1]}.{p}") for p in ("weight", "bias")]  # fmt: skip
+    pairs += [
+        (f"{_EMBEDDING_LAYER_NORM[0]}.{p}", f"{_EMBEDDING_LAYER_NORM[1]}.{p}")
+        for p in ("weight", "bias")
+    ]
     for i in range(num_layers):
         for ours, theirs in _LAYER:
             for p in ("weight", "bias"):

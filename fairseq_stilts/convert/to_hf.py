@@ -72,7 +72,9 @@ def hf_config(model_cfg, vocab_size: int, path: Path) -> XLMRobertaConfig:
     """transformers' config for the checkpoint's model config; refuses what it cannot compute."""
     for field, value in FIXED.items():
         if getattr(model_cfg, field, value) != value:
-            raise StiltsError(f"{path}: model option {field}={getattr(model_cfg, field)!r}; transformers' XLM-R computes with {value!r}")  # fmt: skip
+            raise StiltsError(
+                f"{path}: model option {field}={getattr(model_cfg, field)!r}; transformers' XLM-R computes with {value!r}"
+            )
     return XLMRobertaConfig(
         vocab_size=vocab_size,
         hidden_size=model_cfg.encoder_embed_dim,
@@ -95,7 +97,10 @@ def hf_config(model_cfg, vocab_size: int, path: Path) -> XLMRobertaConfig:
 def hf_state(state: dict[str, torch.Tensor], num_layers: int, head: str) -> dict[str, torch.Tensor]:
     """The checkpoint's encoder and ``head`` under the names of the transformers task model."""
     words = state[FAIRSEQ_ENCODER + WORDS[0]]
-    out = {HF_BASE + theirs: state[FAIRSEQ_ENCODER + ours] for ours, theirs in encoder_names(num_layers)}  # fmt: skip
+    out = {
+        HF_BASE + theirs: state[FAIRSEQ_ENCODER + ours]
+        for ours, theirs in encoder_names(num_layers)
+    }
     out[HF_BASE + POSITIONS[1]] = state[FAIRSEQ_ENCODER + POSITIONS[0]]
     out[HF_BASE + TOKEN_TYPES] = torch.zeros_like(words[:1])
     if head == LM:

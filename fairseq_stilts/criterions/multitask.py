@@ -136,8 +136,10 @@ def _prefixed_metrics(prefix: str):
         originals["log_scalar_sum"](_prefixed(prefix, key), *args, **kwargs)
 
     metrics.log_scalar, metrics.log_scalar_sum, metrics.log_derived = (
-        log_scalar, log_scalar_sum, log_derived
-    )  # fmt: skip
+        log_scalar,
+        log_scalar_sum,
+        log_derived,
+    )
     try:
         yield derived
     finally:

@@ -74,8 +74,15 @@ def prepare_mlm(
                     write_indexed(tmp / f"{name}.{lang}", rows, len(encoder.dictionary))
                     subsets[f"{name}.{lang}"] = {"count": len(rows)}
             path = files[lang]
-            sources.append({"path": str(path), "lang": lang, "sentences": len(sentences),
-                            "blank_lines": blank, "sha256": file_sha256(path)})  # fmt: skip
+            sources.append(
+                {
+                    "path": str(path),
+                    "lang": lang,
+                    "sentences": len(sentences),
+                    "blank_lines": blank,
+                    "sha256": file_sha256(path),
+                }
+            )
         shutil.copyfile(Path(model_dir) / DICT_FILE, tmp / DICT_FILE)
         manifest = {
             "task": TASK,

@@ -293,9 +293,12 @@ def split_words(pieces: list[np.ndarray], budget: int) -> list[tuple[int, int]]:
 
 
 def tagging_rows(
-    encoder: PieceEncoder, words: tuple[str, ...], tags: list[int], label_dict: Dictionary,
+    encoder: PieceEncoder,
+    words: tuple[str, ...],
+    tags: list[int],
+    label_dict: Dictionary,
     max_seq_length: int,
-) -> list[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """(token ids + ``</s>``, aligned label ids) of each piece of one sentence."""
     budget = max_seq_length - 2  # <s> and </s>
     if budget < 1:

@@ -33,8 +33,13 @@ from fairseq_stilts.registry import TaskSpec
 
 ID_LANGUAGE = "from_id"  # Source.lang of multilingual files whose ids name the language (TyDiQA)
 WINDOW_COLUMNS = (
-    "question", "doc_start", "doc_len", "context_offset", "start_position", "end_position"
-)  # fmt: skip
+    "question",
+    "doc_start",
+    "doc_len",
+    "context_offset",
+    "start_position",
+    "end_position",
+)
 OFFSETS_DTYPE_BOUND = 2**32 - 2  # offsets are stored as uint32
 
 
@@ -133,9 +138,14 @@ def write_qa_subset(
             start = question.answer_starts[0]
             span = answer_token_span(context, start, start + len(question.answers[0]))
         for window in windows(
-            question_ids, context.ids, dictionary.bos(), dictionary.eos(),
-            max_length, stride, max_query_length,
-        ):  # fmt: skip
+            question_ids,
+            context.ids,
+            dictionary.bos(),
+            dictionary.eos(),
+            max_length,
+            stride,
+            max_query_length,
+        ):
             positions = window.answer_positions(*span) if span else (0, 0)
             rows.append(window.tokens)
             table.append(
@@ -144,9 +154,13 @@ def write_qa_subset(
         if not is_training_subset(subset):
             offsets.append(np.concatenate([context.starts, context.ends]))
             records.append(
-                {"id": question.id, "lang": lang_of[index], "context": question.context,
-                 "answers": list(question.answers)}
-            )  # fmt: skip
+                {
+                    "id": question.id,
+                    "lang": lang_of[index],
+                    "context": question.context,
+                    "answers": list(question.answers),
+                }
+            )
     write_indexed(out / "input0" / subset, rows, len(dictionary))
     np.save(out / f"windows.{subset}.npy", np.array(table, dtype=np.int64).reshape(-1, 6))
     if not is_training_subset(subset):

@@ -16,9 +16,18 @@ from fairseq_stilts.registry import readers
 
 # TyDiQA ids start with the language's English name: "english-123...".
 TYDIQA_LANGUAGES = {
-    "arabic": "ar", "bengali": "bn", "english": "en", "finnish": "fi", "indonesian": "id",
-    "japanese": "ja", "korean": "ko", "russian": "ru", "swahili": "sw", "telugu": "te", "thai": "th",
-}  # fmt: skip
+    "arabic": "ar",
+    "bengali": "bn",
+    "english": "en",
+    "finnish": "fi",
+    "indonesian": "id",
+    "japanese": "ja",
+    "korean": "ko",
+    "russian": "ru",
+    "swahili": "sw",
+    "telugu": "te",
+    "thai": "th",
+}
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,10 @@ def execute(grid: Path, run: Run, results: Path) -> None:
             handle.write(f"$ {' '.join(command)}\n")
             handle.flush()
             code = subprocess.run(
-                [fairseq_executable(command[0]), *command[1:]], stdout=handle, stderr=subprocess.STDOUT
-            ).returncode  # fmt: skip
+                [fairseq_executable(command[0]), *command[1:]],
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+            ).returncode
         if code != 0:
             raise StiltsError(f"{command[0]} exited with {code}")
     if run.target is not None:
@@ -70,12 +72,21 @@ def store(grid: Path, run: Run, results: Path) -> None:
     """Append the rows of the run's results JSON to the store ``results``."""
     evaluated = json.loads((run_dir(grid, run.id) / RESULTS).read_text(encoding="utf-8"))
     rows = [
-        {"run": run.id, "setting": run.setting, "intermediate_languages": list(run.intermediate_languages),
-         "target": run.target, "language": r["language"], "split": r["split"],
-         "metric": r["metric"], "value": r["value"], "seed": run.seed,
-         "checkpoint": r["checkpoint"], "data_manifest_sha256": r.get("data_manifest_sha256")}
+        {
+            "run": run.id,
+            "setting": run.setting,
+            "intermediate_languages": list(run.intermediate_languages),
+            "target": run.target,
+            "language": r["language"],
+            "split": r["split"],
+            "metric": r["metric"],
+            "value": r["value"],
+            "seed": run.seed,
+            "checkpoint": r["checkpoint"],
+            "data_manifest_sha256": r.get("data_manifest_sha256"),
+        }
         for r in evaluated
-    ]  # fmt: skip
+    ]
     with open(results.with_name(results.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel chains append one at a time
         append_rows(results, rows)

@@ -21,7 +21,9 @@ def claim(grid: Path, plan_path: Path, plan_text: str) -> None:
     """Make ``grid`` the folder of this plan (storing a copy), or check that it already is."""
     copy = grid / PLAN_COPY
     if copy.is_file():
-        if _fixed(yaml.safe_load(copy.read_text(encoding="utf-8"))) != _fixed(yaml.safe_load(plan_text)):  # fmt: skip
+        if _fixed(yaml.safe_load(copy.read_text(encoding="utf-8"))) != _fixed(
+            yaml.safe_load(plan_text)
+        ):
             raise StiltsError(
                 f"{grid} holds a grid made from a different plan ({copy}, not {plan_path}); to "
                 f"continue that grid run `stilts-grid {copy} --out {grid}`, or give the new plan "

@@ -13,8 +13,19 @@ from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.registry import all_specs
 from fairseq_stilts.tasks.multitask import FAMILY_CRITERIA
 
-PLAN_KEYS = ("model", "data", "settings", "targets", "seeds", "train", "target_options",
-             "retrieval_raw", "checkpoint", "resources", "results_store")  # fmt: skip
+PLAN_KEYS = (
+    "model",
+    "data",
+    "settings",
+    "targets",
+    "seeds",
+    "train",
+    "target_options",
+    "retrieval_raw",
+    "checkpoint",
+    "resources",
+    "results_store",
+)
 REQUIRED = ("model", "data", "settings", "targets", "seeds")
 SETTING_KEYS = ("name", "tasks", "data", "options", "languages")
 RESULTS_STORES = {"jsonl": "results.jsonl", "sqlite": "results.sqlite"}
@@ -98,10 +109,14 @@ def parse_plan(raw: dict) -> Plan:
     target_data = {}
     for target in targets:
         if target not in target_tasks():
-            raise StiltsError(f"targets: unknown target {target!r}; valid: {', '.join(target_tasks())}")  # fmt: skip
+            raise StiltsError(
+                f"targets: unknown target {target!r}; valid: {', '.join(target_tasks())}"
+            )
         if is_retrieval(target):
             if target not in retrieval_raw:
-                raise StiltsError(f"retrieval_raw.{target}: raw folder of target {target!r} not given")  # fmt: skip
+                raise StiltsError(
+                    f"retrieval_raw.{target}: raw folder of target {target!r} not given"
+                )
             target_data[target] = _folder(f"retrieval_raw.{target}", retrieval_raw[target])
         else:
             key = f"targets: {target} (data folder)"
@@ -116,25 +131,39 @@ def parse_plan(raw: dict) -> Plan:
         raise StiltsError(f"target_options: {stray} not among the targets {targets}")
     retrieval = sorted(t for t in target_options if is_retrieval(t))
     if retrieval:
-        raise StiltsError(f"target_options: {retrieval} are scored with stilts-retrieve, not trained")  # fmt: skip
+        raise StiltsError(
+            f"target_options: {retrieval} are scored with stilts-retrieve, not trained"
+        )
     resources = raw.get("resources") or {}
     if not isinstance(resources, dict):
-        raise StiltsError("resources: a mapping of submitit parameters (timeout_min, slurm_partition, ...)")  # fmt: skip
+        raise StiltsError(
+            "resources: a mapping of submitit parameters (timeout_min, slurm_partition, ...)"
+        )
     store = str(raw.get("results_store") or "jsonl")
     if store not in RESULTS_STORES:
-        raise StiltsError(f"results_store: unknown format {store!r}; valid: {', '.join(RESULTS_STORES)}")  # fmt: skip
+        raise StiltsError(
+            f"results_store: unknown format {store!r}; valid: {', '.join(RESULTS_STORES)}"
+        )
     return Plan(
-        model=model, data=data, settings=tuple(settings), targets=tuple(targets), seeds=tuple(seeds),
-        target_data=target_data, train=_text("train", raw.get("train")),
+        model=model,
+        data=data,
+        settings=tuple(settings),
+        targets=tuple(targets),
+        seeds=tuple(seeds),
+        target_data=target_data,
+        train=_text("train", raw.get("train")),
         target_options={str(t): o or "" for t, o in target_options.items()},
-        checkpoint=str(raw.get("checkpoint") or "checkpoint_last.pt"), resources=resources,
+        checkpoint=str(raw.get("checkpoint") or "checkpoint_last.pt"),
+        resources=resources,
         results_store=RESULTS_STORES[store],
-    )  # fmt: skip
+    )
 
 
 def _setting(index: int, raw: Any, data: Path) -> Setting:
     if not isinstance(raw, dict) or "name" not in raw:
-        raise StiltsError(f"settings[{index}]: a mapping with keys {', '.join(SETTING_KEYS)} (name required)")  # fmt: skip
+        raise StiltsError(
+            f"settings[{index}]: a mapping with keys {', '.join(SETTING_KEYS)} (name required)"
+        )
     name = str(raw["name"])
     where = f"settings[{index}] ({name})"
     if not name or "/" in name or name.startswith("."):
@@ -153,14 +182,18 @@ def _setting(index: int, raw: Any, data: Path) -> Setting:
     if stray:
         raise StiltsError(f"{where}.data: {stray} not among the setting's tasks {tasks}")
     folders = {
-        t: _folder(f"{where}.data.{t}" if t in overrides else f"{where}.tasks: {t} (data folder)",
-                   overrides.get(t, data / t))
+        t: _folder(
+            f"{where}.data.{t}" if t in overrides else f"{where}.tasks: {t} (data folder)",
+            overrides.get(t, data / t),
+        )
         for t in tasks
-    }  # fmt: skip
+    }
     for task, folder in folders.items():
         _prepared(f"{where}.tasks: {task}", task, folder)
     languages = _languages(where, raw.get("languages"), tasks, folders)
-    return Setting(name, tuple(tasks), folders, _text(f"{where}.options", raw.get("options")), languages)  # fmt: skip
+    return Setting(
+        name, tuple(tasks), folders, _text(f"{where}.options", raw.get("options")), languages
+    )
 
 
 def _languages(where: str, raw: Any, tasks: list[str], folders: dict[str, Path]) -> tuple[str, ...]:
@@ -174,20 +207,20 @@ def _languages(where: str, raw: Any, tasks: list[str], folders: dict[str, Path])
         raise StiltsError(
             f"{key}: training languages apply to a setting of one supervised task (got tasks "
             f"{tasks}); for multi-task, prepare each task's data folder with the languages to train on"
-        )  # fmt: skip
+        )
     recorded = read_manifest(folders[tasks[0]], tasks[0]).get("train_languages")
     if not recorded:
         raise StiltsError(
             f"{key}: {folders[tasks[0]]}/manifest.json records no training languages; prepare "
             f"the folder again with this version of stilts-prepare to choose them"
-        )  # fmt: skip
+        )
     available = list(recorded)
     unknown = [lang for lang in languages if lang not in available]
     if unknown:
         raise StiltsError(
             f"{key}: {unknown} not in the training data of {folders[tasks[0]]}; valid: "
             f"{', '.join(available)} (stilts-prepare --train-languages adds languages)"
-        )  # fmt: skip
+        )
     return tuple(languages)
 
 
@@ -215,7 +248,9 @@ def _text(key: str, value: Any) -> str:
 def _known_keys(where: str, raw: dict, valid: tuple[str, ...]) -> None:
     unknown = sorted(str(k) for k in set(raw) - set(valid))
     if unknown:
-        raise StiltsError(f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(valid)}")  # fmt: skip
+        raise StiltsError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(valid)}"
+        )
 
 
 def _list(key: str, value: Any) -> list:

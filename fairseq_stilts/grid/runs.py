@@ -64,9 +64,11 @@ def intermediate_languages(setting: Setting) -> tuple[str, ...]:
         found = set(setting.languages)
     else:
         found = {
-            lang for t in setting.tasks if t != "mlm"
+            lang
+            for t in setting.tasks
+            if t != "mlm"
             for lang in prepared_languages(t, setting.data[t])
-        }  # fmt: skip
+        }
     return tuple(sorted(found, key=lambda lang: (lang != "en", lang)))
 
 
@@ -76,9 +78,22 @@ def criterion(task: str) -> str:
 
 
 def _train(data: Path, task: str, crit: str, init: Path, seed: int, save: Path) -> list[str]:
-    return ["fairseq-train", str(data), "--user-dir", USER_DIR, "--task", task,
-            "--criterion", crit, "--finetune-from-model", str(init), "--seed", str(seed),
-            "--save-dir", str(save)]  # fmt: skip
+    return [
+        "fairseq-train",
+        str(data),
+        "--user-dir",
+        USER_DIR,
+        "--task",
+        task,
+        "--criterion",
+        crit,
+        "--finetune-from-model",
+        str(init),
+        "--seed",
+        str(seed),
+        "--save-dir",
+        str(save),
+    ]
 
 
 def _intermediate_command(plan: Plan, setting: Setting, seed: int, save: Path) -> tuple[str, ...]:
@@ -100,10 +115,29 @@ def _target_commands(
 ) -> tuple[tuple[str, ...], ...]:
     data, out = plan.target_data[target], str(folder / RESULTS)
     if is_retrieval(target):
-        return (("stilts-retrieve", target, str(data), "--path", str(start),
-                 "--model-dir", str(plan.model), "--out", out),)  # fmt: skip
+        return (
+            (
+                "stilts-retrieve",
+                target,
+                str(data),
+                "--path",
+                str(start),
+                "--model-dir",
+                str(plan.model),
+                "--out",
+                out,
+            ),
+        )
     save = folder / "checkpoints"
     options = (*shlex.split(plan.train), *shlex.split(plan.target_options.get(target, "")))
     train = (*_train(data, target, criterion(target), start, seed, save), *options)
-    evaluate = ("stilts-eval", target, str(data), "--path", str(save / plan.checkpoint), "--out", out)  # fmt: skip
+    evaluate = (
+        "stilts-eval",
+        target,
+        str(data),
+        "--path",
+        str(save / plan.checkpoint),
+        "--out",
+        out,
+    )
     return train, evaluate

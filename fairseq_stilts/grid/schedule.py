@@ -39,7 +39,9 @@ def schedule(
     change of the number of runs done and each run that failed. The outcomes of all runs."""
     runs = [run.id for chain in chains for run in chain]
     waiting = [chain for chain in chains if not all(is_done(grid, run.id) for run in chain)]
-    outcomes = [Outcome(run.id, "skipped") for chain in chains if chain not in waiting for run in chain]  # fmt: skip
+    outcomes = [
+        Outcome(run.id, "skipped") for chain in chains if chain not in waiting for run in chain
+    ]
     active: list[tuple[submitit.Job, list[Run]]] = []
     shown = sum(is_done(grid, run_id) for run_id in runs)
     report(f"grid: {shown}/{len(runs)} runs done")

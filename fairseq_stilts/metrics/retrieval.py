@@ -226,7 +226,10 @@ def mine_pairs(
     """
     if duplicates not in ("drop", "expand"):
         raise ValueError(f"duplicates must be 'drop' or 'expand', got {duplicates!r}")
-    for name, side, emb in (("source", source, source_embeddings), ("target", target, target_embeddings)):  # fmt: skip
+    for name, side, emb in (
+        ("source", source, source_embeddings),
+        ("target", target, target_embeddings),
+    ):
         if len(side) != len(emb):
             raise ValueError(f"{len(side)} {name} sentences but {len(emb)} {name} embeddings")
     src_rows, src_ids = _unify(source)

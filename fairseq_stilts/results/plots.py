@@ -50,8 +50,15 @@ def delta_heatmap(report: Report, path: Path) -> bool:
     axes.set_yticks(range(len(settings)), settings)
     for i, j in zip(*np.where(~np.isnan(grid)), strict=True):
         dark = abs(grid[i, j]) > 0.6 * limit  # white on the deep ends of the colour map
-        axes.text(j, i, f"{grid[i, j]:+.1f}", ha="center", va="center", fontsize=9,
-                  color="white" if dark else "black")  # fmt: skip
+        axes.text(
+            j,
+            i,
+            f"{grid[i, j]:+.1f}",
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="white" if dark else "black",
+        )
     axes.set_xlabel("target task")
     axes.set_ylabel("intermediate setting")
     axes.set_title(f"Delta against '{report.baseline}' ({report.split})")
@@ -68,8 +75,13 @@ def english_vs_multilingual(report: Report, path: Path) -> bool:
     tasks = [c.target for c in report.comparisons]
     x = np.arange(len(tasks))
     figure, (scores, diffs) = plt.subplots(1, 2, figsize=(1.4 * len(tasks) + 6, 4))
-    for offset, setting, label in ((-0.2, report.english, "English-only"), (0.2, report.multilingual, "multilingual")):  # fmt: skip
-        means = [c.english if setting == report.english else c.multilingual for c in report.comparisons]  # fmt: skip
+    for offset, setting, label in (
+        (-0.2, report.english, "English-only"),
+        (0.2, report.multilingual, "multilingual"),
+    ):
+        means = [
+            c.english if setting == report.english else c.multilingual for c in report.comparisons
+        ]
         stds = [report.summaries[setting, t].std or 0.0 for t in tasks]
         scores.bar(x + offset, means, 0.4, yerr=stds, capsize=3, label=f"{label} ({setting})")
     scores.set_xticks(x, tasks)

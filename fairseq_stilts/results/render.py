@@ -66,7 +66,7 @@ def markdown(report: Report) -> str:
                 + [
                     f"{report.deltas[s, t]:+.2f}" if (s, t) in report.deltas else ""
                     for t in columns
-                ]  # fmt: skip
+                ]
                 for s in report.settings
                 if s != report.baseline
             ],
@@ -74,7 +74,7 @@ def markdown(report: Report) -> str:
     if report.comparisons:
         lines += [
             "",
-            f"## English-only (`{report.english}`) vs multilingual (`{report.multilingual}`) intermediate training",  # fmt: skip
+            f"## English-only (`{report.english}`) vs multilingual (`{report.multilingual}`) intermediate training",
             "",
             "Difference multilingual − English of the task score (seed means), with a paired "
             "bootstrap 95% CI: languages resampled with replacement, each bringing both scores.",
@@ -83,11 +83,17 @@ def markdown(report: Report) -> str:
         lines += _table(
             ["task", "languages", "English", "multilingual", "difference", "95% CI"],
             [
-                [c.target, str(len(c.languages)), f"{c.english:.2f}", f"{c.multilingual:.2f}",
-                 f"{c.difference:+.2f}", f"[{c.low:+.2f}, {c.high:+.2f}]"]
+                [
+                    c.target,
+                    str(len(c.languages)),
+                    f"{c.english:.2f}",
+                    f"{c.multilingual:.2f}",
+                    f"{c.difference:+.2f}",
+                    f"[{c.low:+.2f}, {c.high:+.2f}]",
+                ]
                 for c in report.comparisons
             ],
-        )  # fmt: skip
+        )
     lines += ["", "## Per-language results (mean over seeds)"]
     for (target, metric), table in report.language_tables.items():
         langs = _languages(table)
@@ -153,7 +159,7 @@ def csv_tables(report: Report) -> dict[str, str]:
                     c.difference,
                     c.low,
                     c.high,
-                ]  # fmt: skip
+                ]
                 for c in report.comparisons
             ],
         )

@@ -80,7 +80,9 @@ def build_report(
     settings = _ordered({row.setting for row in rows}, first=baseline)
     for name, option in ((english, "--english"), (multilingual, "--multilingual")):
         if name is not None and name not in settings:
-            raise StiltsError(f"{option} {name!r} is not a setting of the results; found: {', '.join(settings)}")  # fmt: skip
+            raise StiltsError(
+                f"{option} {name!r} is not a setting of the results; found: {', '.join(settings)}"
+            )
     if (english is None) != (multilingual is None):
         raise StiltsError("name both --english and --multilingual, or neither")
     targets = sorted({row.target for row in rows}, key=_target_order)
@@ -100,7 +102,9 @@ def build_report(
         english=english,
         multilingual=multilingual,
     )
-    report.notes += [f"{t}: not an XTREME target, shown per language only" for t in targets if t not in tasks]  # fmt: skip
+    report.notes += [
+        f"{t}: not an XTREME target, shown per language only" for t in targets if t not in tasks
+    ]
     if baseline not in settings:
         report.notes.append(f"baseline setting {baseline!r} not in the results: no deltas")
     for task in tasks:
@@ -137,7 +141,9 @@ def _intermediate_languages(rows: list[Row]) -> dict[str, list[str]]:
     return {setting: sorted(langs) for setting, langs in found.items()}
 
 
-def _language_tables(rows: list[Row], targets: list[str]) -> dict[tuple[str, str], dict[str, dict[str, float]]]:  # fmt: skip
+def _language_tables(
+    rows: list[Row], targets: list[str]
+) -> dict[tuple[str, str], dict[str, dict[str, float]]]:
     tables = {}
     for target in targets:
         found = {row.metric for row in rows if row.target == target}
@@ -162,7 +168,9 @@ def _add_average(report: Report) -> None:
         seeds = sorted(set.intersection(*(set(by_seed) for by_seed in per_task)))
         left_out = sorted(set().union(*per_task) - set(seeds))
         if left_out:
-            report.notes.append(f"{setting}: seed(s) {', '.join(map(str, left_out))} lack a task and are left out of the average")  # fmt: skip
+            report.notes.append(
+                f"{setting}: seed(s) {', '.join(map(str, left_out))} lack a task and are left out of the average"
+            )
         if seeds:
             report.seed_scores[setting, AVERAGE] = {
                 s: statistics.fmean(by_seed[s] for by_seed in per_task) for s in seeds
@@ -191,7 +199,9 @@ def _compare(
     common = sorted(set(means[english]) & set(means[multilingual]))
     unpaired = sorted(set(means[english]) ^ set(means[multilingual]))
     if unpaired:
-        notes.append(f"{task}: language(s) {', '.join(unpaired)} scored under only one of {english}, {multilingual}; left out of the comparison")  # fmt: skip
+        notes.append(
+            f"{task}: language(s) {', '.join(unpaired)} scored under only one of {english}, {multilingual}; left out of the comparison"
+        )
     if not common:
         return None
     eng = [means[english][lang] for lang in common]

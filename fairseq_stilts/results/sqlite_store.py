@@ -41,7 +41,7 @@ def _connect(path: Path, create: bool) -> Iterator[sqlite3.Connection]:
                 raise StiltsError(f"results store {path} is not a SQLite database")
     target = f"{path.resolve().as_uri()}?mode={'rwc' if create else 'rw'}"
     try:
-        connection = sqlite3.connect(target, timeout=BUSY_TIMEOUT_S, isolation_level=None, uri=True)  # fmt: skip
+        connection = sqlite3.connect(target, timeout=BUSY_TIMEOUT_S, isolation_level=None, uri=True)
         with closing(connection):
             yield connection
     except sqlite3.Error as err:
@@ -54,12 +54,16 @@ def _check_columns(connection: sqlite3.Connection, path: Path) -> None:
         raise StiltsError(f"results store {path} has no {TABLE!r} table")
     missing = [name for name in FIELDS if name not in columns]
     if missing:
-        raise StiltsError(f"results store {path}: table {TABLE!r} lacks column(s) {', '.join(missing)}")  # fmt: skip
+        raise StiltsError(
+            f"results store {path}: table {TABLE!r} lacks column(s) {', '.join(missing)}"
+        )
 
 
 def _values(row: Row) -> tuple[object, ...]:
     data = asdict(row)
-    data["intermediate_languages"] = json.dumps(list(row.intermediate_languages), ensure_ascii=False)  # fmt: skip
+    data["intermediate_languages"] = json.dumps(
+        list(row.intermediate_languages), ensure_ascii=False
+    )
     return tuple(data[name] for name in FIELDS)
 
 
@@ -93,7 +97,9 @@ def load(path: Path) -> tuple[list[Row], list[str]]:
                     data["intermediate_languages"] = json.loads(data["intermediate_languages"])
                 rows.append(to_row(data))
             except json.JSONDecodeError as err:
-                problems.append(f"{path}: row {rowid}: invalid JSON in 'intermediate_languages' ({err.msg}); row skipped")  # fmt: skip
+                problems.append(
+                    f"{path}: row {rowid}: invalid JSON in 'intermediate_languages' ({err.msg}); row skipped"
+                )
             except StiltsError as err:
                 problems.append(f"{path}: row {rowid}: {err}; row skipped")
     return rows, problems

@@ -57,13 +57,21 @@ def to_row(data: Row | Mapping[str, Any]) -> Row:
         raise StiltsError(f"results row lacks field(s) {', '.join(missing)}")
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
-        raise StiltsError(f"results row has unknown field(s) {', '.join(unknown)}; valid: {', '.join(FIELDS)}")  # fmt: skip
+        raise StiltsError(
+            f"results row has unknown field(s) {', '.join(unknown)}; valid: {', '.join(FIELDS)}"
+        )
     for name in _TEXT:
         if not isinstance(data[name], str) or not data[name]:
-            raise StiltsError(f"results row field {name!r} must be a non-empty string, got {data[name]!r}")  # fmt: skip
+            raise StiltsError(
+                f"results row field {name!r} must be a non-empty string, got {data[name]!r}"
+            )
     languages = data["intermediate_languages"]
-    if not isinstance(languages, list | tuple) or not all(isinstance(x, str) and x for x in languages):  # fmt: skip
-        raise StiltsError(f"results row field 'intermediate_languages' must be a list of language codes, got {languages!r}")  # fmt: skip
+    if not isinstance(languages, list | tuple) or not all(
+        isinstance(x, str) and x for x in languages
+    ):
+        raise StiltsError(
+            f"results row field 'intermediate_languages' must be a list of language codes, got {languages!r}"
+        )
     value = data["value"]
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise StiltsError(f"results row field 'value' must be a finite number, got {value!r}")
@@ -71,7 +79,9 @@ def to_row(data: Row | Mapping[str, Any]) -> Row:
         raise StiltsError(f"results row field 'seed' must be an integer, got {data['seed']!r}")
     sha = data["data_manifest_sha256"]
     if sha is not None and (not isinstance(sha, str) or not sha):
-        raise StiltsError(f"results row field 'data_manifest_sha256' must be a string or null, got {sha!r}")  # fmt: skip
+        raise StiltsError(
+            f"results row field 'data_manifest_sha256' must be a string or null, got {sha!r}"
+        )
     return Row(**{**data, "intermediate_languages": tuple(languages), "value": float(value)})
 
 
@@ -85,7 +95,9 @@ def _format(path: Path) -> ModuleType:
     if path.suffix in SQLITE_SUFFIXES:
         return sqlite_store
     valid = ", ".join(JSONL_SUFFIXES + SQLITE_SUFFIXES)
-    raise StiltsError(f"results store {path}: unknown suffix {path.suffix or '(none)'!r}; valid: {valid}")  # fmt: skip
+    raise StiltsError(
+        f"results store {path}: unknown suffix {path.suffix or '(none)'!r}; valid: {valid}"
+    )
 
 
 def append_rows(path: str | Path, rows: Iterable[Row | Mapping[str, Any]]) -> None:

@@ -117,7 +117,7 @@ QA_SOURCES = {
             )
             for split in ("dev", "test")
         ),
-    ),  # fmt: skip
+    ),
     "tydiqa": (
         Source("train", "**/tydiqa-goldp-v1.1-train.json", "squad_json", {}, lang="from_id"),
         Source("dev", TYDIQA_DEV, "squad_json", {}, lang="from_id"),

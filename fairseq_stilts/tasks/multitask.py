@@ -115,8 +115,12 @@ class MultiTaskTask(FairseqTask):
         batch_sizes = _pairs("task-batch-sizes", cfg.task_batch_sizes)
         lengths = _pairs("task-max-seq-lengths", cfg.task_max_seq_lengths)
         heads = _pairs("head-map", cfg.head_map)
-        for option, given in (("task-data", paths), ("task-batch-sizes", batch_sizes),
-                              ("task-max-seq-lengths", lengths), ("head-map", heads)):  # fmt: skip
+        for option, given in (
+            ("task-data", paths),
+            ("task-batch-sizes", batch_sizes),
+            ("task-max-seq-lengths", lengths),
+            ("head-map", heads),
+        ):
             stray = sorted(set(given) - set(names))
             if stray:
                 raise StiltsError(f"--{option}: {stray} not in --tasks ({', '.join(names)})")
@@ -179,11 +183,24 @@ class MultiTaskTask(FairseqTask):
         return dataset
 
     def get_batch_iterator(
-        self, dataset, max_tokens=None, max_sentences=None, max_positions=None,
-        ignore_invalid_inputs=False, required_batch_size_multiple=1, seed=1, num_shards=1,
-        shard_id=0, num_workers=0, epoch=1, data_buffer_size=0, disable_iterator_cache=False,
-        skip_remainder_batch=False, grouped_shuffling=False, update_epoch_batch_itr=False,
-    ):  # fmt: skip
+        self,
+        dataset,
+        max_tokens=None,
+        max_sentences=None,
+        max_positions=None,
+        ignore_invalid_inputs=False,
+        required_batch_size_multiple=1,
+        seed=1,
+        num_shards=1,
+        shard_id=0,
+        num_workers=0,
+        epoch=1,
+        data_buffer_size=0,
+        disable_iterator_cache=False,
+        skip_remainder_batch=False,
+        grouped_shuffling=False,
+        update_epoch_batch_itr=False,
+    ):
         schedule = partial(self._schedule, max_tokens, max_sentences, seed, num_shards)
         return iterators.EpochBatchIterator(
             dataset=dataset,

@@ -414,12 +414,20 @@ def hellaswag_records(rng: random.Random, names: list[str], count: int, split: s
         rng.shuffle(things)
         ctx_a = f"{name} buys {COLOUR_EN[ci]} {NOUN_EN[ni]} {PLACE_EN[pi]}."
         ctx_b = f"{name} then puts"
-        records.append({
-            "activity_label": "Shopping", "ctx": f"{ctx_a} {ctx_b}", "ctx_a": ctx_a,
-            "ctx_b": ctx_b, "endings": [f"the {COLOUR_EN[c]} {NOUN_EN[n]} on the table." for c, n in things],
-            "ind": ind, "label": things.index((ci, ni)), "source_id": f"tiny~{split}~{ind}",
-            "split": split, "split_type": "indomain",
-        })  # fmt: skip
+        records.append(
+            {
+                "activity_label": "Shopping",
+                "ctx": f"{ctx_a} {ctx_b}",
+                "ctx_a": ctx_a,
+                "ctx_b": ctx_b,
+                "endings": [f"the {COLOUR_EN[c]} {NOUN_EN[n]} on the table." for c, n in things],
+                "ind": ind,
+                "label": things.index((ci, ni)),
+                "source_id": f"tiny~{split}~{ind}",
+                "split": split,
+                "split_type": "indomain",
+            }
+        )
     return records
 
 
@@ -429,14 +437,19 @@ def commonsenseqa_records(rng: random.Random, names: list[str], count: int) -> l
         name, ci, ni, pi = _scene(rng, names)
         order = [ci, *_others(rng, ci, 6, 4)]
         rng.shuffle(order)
-        records.append({
-            "answerKey": "ABCDE"[order.index(ci)], "id": f"{rng.getrandbits(64):016x}",
-            "question": {
-                "question_concept": NOUN_EN[ni],
-                "choices": [{"label": "ABCDE"[i], "text": COLOUR_EN[c]} for i, c in enumerate(order)],
-                "stem": f"{name} has {COLOUR_EN[ci]} {NOUN_EN[ni]} {PLACE_EN[pi]}. What colour are the {NOUN_EN[ni]}?",
-            },
-        })  # fmt: skip
+        records.append(
+            {
+                "answerKey": "ABCDE"[order.index(ci)],
+                "id": f"{rng.getrandbits(64):016x}",
+                "question": {
+                    "question_concept": NOUN_EN[ni],
+                    "choices": [
+                        {"label": "ABCDE"[i], "text": COLOUR_EN[c]} for i, c in enumerate(order)
+                    ],
+                    "stem": f"{name} has {COLOUR_EN[ci]} {NOUN_EN[ni]} {PLACE_EN[pi]}. What colour are the {NOUN_EN[ni]}?",
+                },
+            }
+        )
     return records
 
 
@@ -446,9 +459,11 @@ def cosmosqa_records(rng: random.Random, names: list[str], count: int, prefix: s
         name, ci, ni, pi = _scene(rng, names)
         order, label = _place_choices(rng, pi, 4)
         record = {
-            "id": f"{prefix}{k:03d}", "label": label, "question": f"Where are the {NOUN_EN[ni]} of {name}?",
+            "id": f"{prefix}{k:03d}",
+            "label": label,
+            "question": f"Where are the {NOUN_EN[ni]} of {name}?",
             "context": f"{name} keeps the {COLOUR_EN[ci]} {NOUN_EN[ni]} {PLACE_EN[pi]}. {name} is happy.",
-        }  # fmt: skip
+        }
         record.update({f"answer{i}": f"They are {PLACE_EN[p]}." for i, p in enumerate(order)})
         records.append(record)
     return records
