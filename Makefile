@@ -9,7 +9,7 @@ TORCH ?= torch==2.13.0
 install: $(VENV)/.installed
 
 # torch is pinned (a CPU wheel here); fairseq comes from the ve-fairseq fork without its
-# deps because its metadata asks for torchaudio (see README, "Why ve-fairseq").
+# deps because its metadata asks for torchaudio (see docs/installation.md, "Why ve-fairseq").
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip

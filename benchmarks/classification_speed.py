@@ -93,7 +93,7 @@ def others_share(start: tuple[float, float, float]) -> float:
 
 def make_raw(raw: Path, model_dir: Path, examples: int, seed: int) -> None:
     """Write train-en.tsv/dev-en.tsv of random-word pairs with log-normal token lengths."""
-    from fairseq_stilts.data.encoder import PieceEncoder
+    from fairseq_stilts.data.prepare.encoder import PieceEncoder
     from fairseq_stilts.tiny import DATA_DIR
 
     encoder = PieceEncoder(model_dir)
@@ -126,7 +126,7 @@ def make_raw(raw: Path, model_dir: Path, examples: int, seed: int) -> None:
 
 def fairseq_argv(method: str, data: Path, total: int, save_dir: Path) -> list[str]:
     """fairseq-train arguments for (a) the plugin or (b) stock sentence_prediction."""
-    from fairseq_stilts.cli.fairseq_tools import USER_DIR
+    from fairseq_stilts.runtime import USER_DIR
 
     common = [
         str(data),
@@ -190,7 +190,7 @@ def fairseq_argv(method: str, data: Path, total: int, save_dir: Path) -> list[st
 
 def run_fairseq(name: str, data: Path, workdir: Path, total: int, warmup: int) -> Result:
     """Run fairseq-train; time each update by when its train_inner line arrives."""
-    from fairseq_stilts.cli.fairseq_tools import fairseq_executable
+    from fairseq_stilts.runtime import fairseq_executable
 
     argv = fairseq_argv(name[1], data, total, workdir / f"save-{name[1]}")
     log = workdir / f"fairseq-{name[1]}.log"
@@ -391,7 +391,7 @@ def main() -> None:
     torch.set_num_threads(THREADS)
     logging.basicConfig(level=logging.WARNING)
     from fairseq_stilts.cli.tiny_model import build_tiny_model
-    from fairseq_stilts.data.prepare import prepare_task
+    from fairseq_stilts.data.prepare.folder import prepare_task
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="stilts-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)

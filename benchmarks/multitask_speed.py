@@ -87,8 +87,8 @@ class Runs:
 
 def prepare(workdir: Path, model_dir: Path, examples: int, length: int, seed: int) -> Path:
     """DATA/mnli and DATA/xnli: the same ``examples`` pairs of >= ``length`` tokens."""
-    from fairseq_stilts.data.encoder import PieceEncoder
-    from fairseq_stilts.data.prepare import prepare_task
+    from fairseq_stilts.data.prepare.encoder import PieceEncoder
+    from fairseq_stilts.data.prepare.folder import prepare_task
 
     raw = workdir / "raw-xnli"
     make_raw(raw, model_dir, examples * 6, seed)  # ~1/4 of the log-normal lengths reach 48
@@ -113,7 +113,7 @@ def prepare(workdir: Path, model_dir: Path, examples: int, length: int, seed: in
 
 def argv(config: str, data: Path, total: int, length: int, save_dir: Path) -> list[str]:
     """fairseq-train arguments of configuration a, b or c; all but the task part are shared."""
-    from fairseq_stilts.cli.fairseq_tools import USER_DIR
+    from fairseq_stilts.runtime import USER_DIR
 
     common = [
         "--user-dir",
@@ -175,7 +175,7 @@ def argv(config: str, data: Path, total: int, length: int, save_dir: Path) -> li
 
 def run(config: str, runs: Runs, data: Path, workdir: Path, args: argparse.Namespace) -> None:
     """One fairseq-train run; time each update by when its train_inner line arrives."""
-    from fairseq_stilts.cli.fairseq_tools import fairseq_executable
+    from fairseq_stilts.runtime import fairseq_executable
 
     total = args.warmup + args.updates
     repeat = len(runs.seconds) + 1

@@ -44,10 +44,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from fairseq_stilts.data.encoder import PieceEncoder
-    from fairseq_stilts.data.qa_windows import TokenizedText, Window
-    from fairseq_stilts.data.span_decoding import WindowScores
-    from fairseq_stilts.data.squad_json import Question
+    from fairseq_stilts.data.prepare.encoder import PieceEncoder
+    from fairseq_stilts.families.span_qa.decode import WindowScores
+    from fairseq_stilts.families.span_qa.squad_json import Question
+    from fairseq_stilts.families.span_qa.windows import TokenizedText, Window
 
 MAX_LENGTH, STRIDE, MAX_QUERY = 384, 128, 64
 N_BEST, MAX_ANSWER = 20, 30
@@ -129,7 +129,11 @@ def best_of(name: str, repeats: int, run: Callable[[], object]) -> tuple[Timing,
 
 def build_all(encoder: PieceEncoder, questions: list[Question]) -> list[Built]:
     """Window building for every question, contexts tokenized once each."""
-    from fairseq_stilts.data.qa_windows import answer_token_span, tokenize_with_offsets, windows
+    from fairseq_stilts.families.span_qa.windows import (
+        answer_token_span,
+        tokenize_with_offsets,
+        windows,
+    )
 
     bos, eos = encoder.dictionary.bos(), encoder.dictionary.eos()
     contexts: dict[str, TokenizedText] = {}
@@ -150,7 +154,7 @@ def build_all(encoder: PieceEncoder, questions: list[Question]) -> list[Built]:
 
 def tokenize_contexts(encoder: PieceEncoder, questions: list[Question]) -> None:
     """``tokenize_with_offsets`` on each distinct context only (breakdown row)."""
-    from fairseq_stilts.data.qa_windows import tokenize_with_offsets
+    from fairseq_stilts.families.span_qa.windows import tokenize_with_offsets
 
     for context in dict.fromkeys(q.context for q in questions):
         tokenize_with_offsets(encoder, context)
@@ -168,7 +172,7 @@ def raw_encode(encoder: PieceEncoder, questions: list[Question]) -> None:
 
 def random_scores(built: list[Built], seed: int, oracle: bool = False) -> list[list[WindowScores]]:
     """Per question, a WindowScores per window: seeded float32 noise (+10 at the gold span)."""
-    from fairseq_stilts.data.span_decoding import WindowScores
+    from fairseq_stilts.families.span_qa.decode import WindowScores
 
     rng = np.random.default_rng(seed)
     out = []
@@ -189,7 +193,7 @@ def decode_all(
     questions: list[Question], built: list[Built], scores: list[list[WindowScores]]
 ) -> list[str]:
     """``decode_answer`` for every question."""
-    from fairseq_stilts.data.span_decoding import decode_answer
+    from fairseq_stilts.families.span_qa.decode import decode_answer
 
     return [
         decode_answer(ws, q.context, b.context.starts, b.context.ends, N_BEST, MAX_ANSWER)
@@ -246,8 +250,8 @@ def main() -> None:
     if min(args.questions, args.per_context, args.repeats) < 1:
         parser.error("--questions, --per-context and --repeats must be >= 1")
     print("command:", shlex.join([Path(sys.executable).name, *sys.argv]))
-    from fairseq_stilts.data.encoder import PieceEncoder
-    from fairseq_stilts.data.squad_json import read_squad_json
+    from fairseq_stilts.data.prepare.encoder import PieceEncoder
+    from fairseq_stilts.families.span_qa.squad_json import read_squad_json
 
     workdir = Path(tempfile.mkdtemp(prefix="stilts-qa-bench-"))
     try:

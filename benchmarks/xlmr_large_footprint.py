@@ -171,7 +171,7 @@ def build_model(arch: str, workdir: Path):
     from fairseq.models import build_model as fairseq_build_model
 
     import fairseq_stilts  # noqa: F401  (registers stilts_xlmr and its architectures)
-    from fairseq_stilts.retrieval.checkpoint import DictionaryOnlyTask
+    from fairseq_stilts.runtime import DictionaryOnlyTask
 
     dict_txt = workdir / "dict.txt"
     dict_txt.write_text("".join(f"piece{i} 1\n" for i in range(VOCAB_PIECES)))

@@ -1,12 +1,13 @@
 """fairseq-stilts: X-STILTs with XLM-R on XTREME as a fairseq plugin.
 
 Importing the package makes fairseq checkpoints loadable under torch's weights-only loading and
-registers the tasks, criteria and models with fairseq.
+registers the task families (their tasks and criteria), the multi-task task, the models and the
+optimizer with fairseq.
 """
 
-__version__ = "0.1.0"
+import logging
 
-import logging  # noqa: E402
+from fairseq_stilts.runtime import __version__  # noqa: F401
 
 # fairseq nags at import time about an optional speech dependency we never use.
 logging.getLogger("fairseq.tasks.text_to_speech").setLevel(logging.WARNING)
@@ -17,4 +18,4 @@ from fairseq_stilts.errors import report_user_errors  # noqa: E402
 allow_fairseq_checkpoints()
 report_user_errors()
 
-from fairseq_stilts import criterions, models, optim, tasks  # noqa: E402, F401
+from fairseq_stilts import families, models, multitask, optim  # noqa: E402, F401

@@ -1,23 +1,23 @@
-"""Catalogue registries: task specs (one record per dataset) and raw-file readers.
+"""Catalogue registries of the two records everything else looks up: task specs (one per
+dataset) and families (one per kind of task: how it is prepared, trained, scored and submitted).
 
-Other packages can add task specs through the entry-point group ``fairseq_stilts_tasks``.
+Other packages add either through the entry-point groups ``fairseq_stilts_tasks`` and
+``fairseq_stilts_families`` (see docs/extending.md). The built-in records are registered when the
+package is imported (``fairseq_stilts/__init__.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import catalogue
 
 from fairseq_stilts.errors import StiltsError
 
 task_specs = catalogue.create("fairseq_stilts", "tasks", entry_points=True)
-readers = catalogue.create("fairseq_stilts", "readers")
-
-FAMILIES = ("classification", "multiple_choice", "span_qa", "tagging", "retrieval", "mlm")
-# Families without training data: a checkpoint's encoder is scored directly by a command of ours.
-SCORED_ONLY = {"retrieval": "stilts-retrieve"}
+families = catalogue.create("fairseq_stilts", "families", entry_points=True)
 
 
 @dataclass(frozen=True)
@@ -38,34 +38,49 @@ class Source:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """Everything that makes a dataset a task: a record, not a class."""
+    """Everything that makes a dataset a task: a record, not a class.
+
+    ``metrics`` are the official metrics, as the family's criterion logs them: a task's XTREME
+    score is their mean (span QA: EM and F1), and the first one selects checkpoints (multi-task's
+    ``combined``); none for a task without a score of its own (masked-LM). ``extra_metrics`` are
+    reported beside them. ``scoring`` names the rules behind the numbers (docs/scoring.md).
+    """
 
     name: str
     family: str
     role: str
     description: str
     languages: tuple[str, ...]
-    metric: str
+    metrics: tuple[str, ...]
+    scoring: str
     max_length: int
     input_fields: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     sources: tuple[Source, ...] = ()
     label_aliases: Mapping[str, str] = field(default_factory=dict)
     skip_labels: tuple[str, ...] = ()
+    extra_metrics: tuple[str, ...] = ()
+
+    @property
+    def reported_metrics(self) -> tuple[str, ...]:
+        """What stilts-eval reports: the official metrics, then the extra ones."""
+        return (*self.metrics, *self.extra_metrics)
 
     @property
     def field_names(self) -> tuple[str, ...]:
-        """One name per text of an example: the input fields, except for multiple choice, whose
-        examples hold the context and then one text per choice (``choice0`` ... ``choice<N-1>``,
-        N = the number of labels)."""
-        if self.family == "multiple_choice":
-            return ("context", *(f"choice{i}" for i in range(len(self.labels))))
-        return self.input_fields
+        """One name per text of an example (the family decides: multiple choice has one per
+        choice)."""
+        return get_family(self.family).field_names(self)
+
+    def sequence_length(self, requested: int = 0, prepared: int = 0) -> int:
+        """The longest input the model sees: the user's ``--max-seq-length``, else what the data
+        was prepared for, else the task's default. The one place that decides it."""
+        return requested or prepared or self.max_length
 
     def require_trainable(self) -> None:
         """Refuse tasks that have no data to prepare, train or validate on (retrieval)."""
-        if self.family in SCORED_ONLY:
-            tool = SCORED_ONLY[self.family]
+        tool = get_family(self.family).scored_by
+        if tool:
             raise StiltsError(
                 f"task {self.name!r} is a {self.family} task: it has no training data and nothing "
                 f"to prepare; score a checkpoint's encoder with `{tool} {self.name} RAW_DIR "
@@ -76,23 +91,82 @@ class TaskSpec:
         return self.label_aliases.get(raw, raw)
 
 
+def _input_fields(spec: TaskSpec) -> tuple[str, ...]:
+    return spec.input_fields
+
+
+def _one_prediction_per_line(predictions: list) -> str:
+    return "".join(f"{p}\n" for p in predictions)
+
+
+@dataclass(frozen=True)
+class Family:
+    """Everything that makes a kind of task work, in one record; the family's folder
+    (``fairseq_stilts/families/<name>/``) defines the parts.
+
+    - ``task``, ``config``: the fairseq task class each of the family's specs is bound to
+      (``--task <spec>``) and its config dataclass;
+    - ``criterion``: the fairseq criterion it trains with, ``criterion_overrides`` config values a
+      multi-task run gives it;
+    - ``prepare``: ``(spec, request) -> Manifest``, raw data to a data folder (None: nothing to
+      prepare); ``hf_datasets`` / ``translated_train``: whether it reads local Hugging Face
+      datasets / training data in other languages;
+    - ``metrics``: what the criterion logs; ``head``: the kind of task head the model gets
+      (``sentence``, ``token``, ``span``; None: none of its own);
+    - ``submission_suffix``, ``submission_text``: one XTREME submission file from the predictions
+      of a subset;
+    - ``scored_by``: the command that scores the family's tasks without training, if any;
+    - ``field_names``: the names of an example's texts.
+    """
+
+    name: str
+    task: type | None
+    config: type | None
+    criterion: str | None
+    prepare: Callable[..., Any] | None
+    metrics: tuple[str, ...]
+    head: str | None = None
+    criterion_overrides: Mapping[str, Any] = field(default_factory=dict)
+    hf_datasets: bool = False
+    translated_train: bool = False
+    submission_suffix: str = ".tsv"
+    submission_text: Callable[[list], str] = _one_prediction_per_line
+    scored_by: str | None = None
+    field_names: Callable[[TaskSpec], tuple[str, ...]] = _input_fields
+
+    @property
+    def trainable(self) -> bool:
+        """Trains through fairseq-train (a criterion of its own)."""
+        return self.criterion is not None
+
+
+def register_family(family: Family) -> Family:
+    """Add a family record under its name."""
+    families.register(family.name, func=family)
+    return family
+
+
+def get_family(name: str) -> Family:
+    try:
+        return families.get(name)
+    except catalogue.RegistryError:
+        known = ", ".join(sorted(families.get_all()))
+        raise StiltsError(f"unknown family {name!r}; known: {known}") from None
+
+
 def register_spec(spec: TaskSpec | Callable[[], TaskSpec]) -> TaskSpec:
-    """Add a spec to the registry under its name.
+    """Add a spec to the registry under its name (its family is looked up when it is used).
 
     Call it with a spec, or use it as a decorator on a function that returns one.
     """
     if not isinstance(spec, TaskSpec):
         spec = spec()
-    if spec.family not in FAMILIES:
-        raise StiltsError(f"spec {spec.name!r}: unknown family {spec.family!r}; known: {FAMILIES}")
     task_specs.register(spec.name, func=spec)
     return spec
 
 
 def get_spec(name: str) -> TaskSpec:
     """Look a spec up by name; unknown names get the list of known ones."""
-    import fairseq_stilts.specs  # noqa: F401  (registers the built-in specs)
-
     try:
         return task_specs.get(name)
     except catalogue.RegistryError:
@@ -102,12 +176,4 @@ def get_spec(name: str) -> TaskSpec:
 
 
 def all_specs() -> dict[str, TaskSpec]:
-    import fairseq_stilts.specs  # noqa: F401
-
     return dict(task_specs.get_all())
-
-
-def get_reader(name: str) -> Callable:
-    import fairseq_stilts.data.readers  # noqa: F401  (registers the built-in readers)
-
-    return readers.get(name)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from fairseq_stilts.cli.fairseq_tools import USER_DIR, fairseq_executable
 from fairseq_stilts.cli.tiny_model import build_tiny_model
-from fairseq_stilts.data.prepare import prepare_task
+from fairseq_stilts.data.prepare.folder import prepare_task
+from fairseq_stilts.runtime import USER_DIR, fairseq_executable
 from fairseq_stilts.tiny import DATA_DIR
 
 
@@ -109,6 +109,16 @@ def logged(output: str, tag: str, key: str) -> list[float]:
     """Values of ``key`` in fairseq's JSON log lines tagged ``tag`` (train_inner, valid)."""
     lines = [line for line in output.splitlines() if f"| {tag} | {{" in line]
     return [float(json.loads(line.split(" | ", 3)[3])[key]) for line in lines]
+
+
+def printed_stats(output: str, subsets: list[str]) -> dict[str, dict]:
+    """The final JSON stats line fairseq-validate (``--log-format json``) prints per subset."""
+    stats = {}
+    for line in output.splitlines():
+        parts = line.split(" | ", 3)
+        if len(parts) == 4 and parts[2] in subsets and parts[3].startswith("{"):
+            stats[parts[2]] = json.loads(parts[3])
+    return stats
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ from fairseq import tasks
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from fairseq.options import get_training_parser, parse_args_and_arch
 
-from fairseq_stilts.cli.fairseq_tools import USER_DIR
+from fairseq_stilts.runtime import USER_DIR
 
 
 def _task(data, seed: int = 1):

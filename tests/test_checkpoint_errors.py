@@ -12,7 +12,7 @@ from fairseq import checkpoint_utils
 
 import fairseq_stilts  # noqa: F401
 from fairseq_stilts.checkpoint_safety import FAIRSEQ_CHECKPOINT_GLOBALS, UnsafeCheckpointError
-from fairseq_stilts.data.prepare import prepare_task
+from fairseq_stilts.data.prepare.folder import prepare_task
 from fairseq_stilts.tiny import DATA_DIR
 
 

@@ -21,9 +21,9 @@ from fairseq_stilts.cli.convert import main
 from fairseq_stilts.convert.from_hf import convert_from_hf
 from fairseq_stilts.convert.to_hf import convert_to_hf
 from fairseq_stilts.convert.vocab import dictionary_text
-from fairseq_stilts.data.encoder import PieceEncoder
+from fairseq_stilts.data.prepare.encoder import PieceEncoder
 from fairseq_stilts.errors import StiltsError
-from fairseq_stilts.retrieval.checkpoint import load_encoder
+from fairseq_stilts.runtime import load_encoder
 from fairseq_stilts.tiny import DATA_DIR
 
 TOL = 1e-5

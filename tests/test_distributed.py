@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import logged, run_two_ranks, train_args
 
-from fairseq_stilts.cli.fairseq_tools import USER_DIR, fairseq_executable
+from fairseq_stilts.runtime import USER_DIR, fairseq_executable
 
 pytestmark = pytest.mark.slow
 UPDATES = 8

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fairseq.data import Dictionary
 
-from fairseq_stilts.data.encoder import (
+from fairseq_stilts.data.prepare.encoder import (
     DICT_FILE,
     SPM_FILE,
     PieceEncoder,

@@ -12,30 +12,21 @@ from fairseq_stilts.cli import evaluate as evaluate_cli
 from fairseq_stilts.cli.evaluate import (
     evaluate,
     format_table,
-    parse_validate_output,
+    read_metrics,
     read_predictions,
     submission_name,
-    submission_text,
     write_folder,
 )
 from fairseq_stilts.errors import StiltsError
-from fairseq_stilts.registry import get_spec
+from fairseq_stilts.registry import get_family, get_spec
 from fairseq_stilts.tiny import DATA_DIR
 
-VALIDATE_OUTPUT = """\
-2026-11-26 12:40:25 | INFO | fairseq_cli.validate | {'_name': None, 'common': {'_name': None}}
-2026-11-26 12:40:25 | INFO | test.en | {"test.en_loss": "0.9", "test.en_accuracy": "80"}
-2026-11-26 12:40:25 | INFO | fairseq_stilts.tasks.classification | xnli: loaded test.de with 30 examples
-2026-11-26 12:40:25 | INFO | test.de | {"test.de_loss": "2.5", "test.de_accuracy": "46.6667"}
-"""
 
-
-def test_the_json_line_of_each_subset_is_read_and_other_lines_ignored():
-    stats = parse_validate_output(VALIDATE_OUTPUT, ["test.en", "test.de"])
-    assert stats == {
-        "test.en": {"test.en_loss": "0.9", "test.en_accuracy": "80"},
-        "test.de": {"test.de_loss": "2.5", "test.de_accuracy": "46.6667"},
-    }
+def test_the_metrics_of_each_subset_are_read_from_the_file_the_task_wrote(tmp_path):
+    (tmp_path / "test.en.metrics.json").write_text('{"loss": 0.9, "accuracy": 80.0}')
+    assert read_metrics(tmp_path, "test.en") == {"loss": 0.9, "accuracy": 80.0}
+    with pytest.raises(StiltsError, match="wrote no metrics for subset 'test.de'"):
+        read_metrics(tmp_path, "test.de")
 
 
 def test_the_table_lists_languages_and_their_mean():
@@ -120,15 +111,18 @@ def test_rank_files_are_merged_in_example_order(tmp_path):
 
 
 def test_submission_files_follow_xtreme_layout():
-    assert submission_name(get_spec("xnli"), "test", "de") == "test-de.tsv"
-    assert submission_name(get_spec("udpos"), "valid", "en") == "dev-en.tsv"
-    assert submission_name(get_spec("xquad"), "test", "es") == "test-es.json"
-    assert submission_text(get_spec("xnli"), ["neutral", "entailment"]) == "neutral\nentailment\n"
-    assert submission_text(get_spec("hellaswag"), [3, 0]) == "3\n0\n"
+    def family(task):
+        return get_family(get_spec(task).family)
+
+    assert submission_name(family("xnli"), "test", "de") == "test-de.tsv"
+    assert submission_name(family("udpos"), "valid", "en") == "dev-en.tsv"
+    assert submission_name(family("xquad"), "test", "es") == "test-es.json"
+    assert family("xnli").submission_text(["neutral", "entailment"]) == "neutral\nentailment\n"
+    assert family("hellaswag").submission_text([3, 0]) == "3\n0\n"
     tags = [["PRON", "VERB"], ["NOUN"]]
-    assert submission_text(get_spec("udpos"), tags) == "PRON\nVERB\n\nNOUN\n"
+    assert family("udpos").submission_text(tags) == "PRON\nVERB\n\nNOUN\n"
     answers = [{"question_id": "q1", "text": "Zürich"}, {"question_id": "q2", "text": ""}]
-    assert json.loads(submission_text(get_spec("xquad"), answers)) == {"q1": "Zürich", "q2": ""}
+    assert json.loads(family("xquad").submission_text(answers)) == {"q1": "Zürich", "q2": ""}
 
 
 def test_the_predictions_folder_is_replaced_whole_or_not_at_all(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -11,18 +10,34 @@ import pytest
 import yaml
 from conftest import train_args
 
-from fairseq_stilts.cli.fairseq_tools import fairseq_executable
 from fairseq_stilts.cli.grid import main
+from fairseq_stilts.data.prepare.manifest import Manifest
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.grid.execute import Outcome, run_chain
 from fairseq_stilts.grid.folder import claim, done_marker
 from fairseq_stilts.grid.plan import parse_plan, read_plan
 from fairseq_stilts.grid.runs import expand
 from fairseq_stilts.grid.schedule import make_executor
+from fairseq_stilts.registry import get_spec
 from fairseq_stilts.results.store import read_rows
+from fairseq_stilts.runtime import fairseq_executable
 from fairseq_stilts.tiny import DATA_DIR
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "xtreme"
+
+
+def _fake_manifest(folder: Path, task: str, train_languages: dict | None) -> None:
+    """The manifest of a data folder for ``task`` holding nothing (plans read only this)."""
+    Manifest(
+        task=task,
+        family=get_spec(task).family,
+        subsets={},
+        languages={"train": list(train_languages or []), "dev": [], "test": []},
+        sources=[],
+        dictionary_sha256="",
+        sentencepiece_sha256="",
+        train_languages=train_languages,
+    ).write(folder)
 
 
 def world(tmp_path: Path) -> dict:
@@ -38,8 +53,7 @@ def world(tmp_path: Path) -> dict:
         ("mlm", "mlm", None),
         ("xnli", "xnli", {"en": 4}),
     ):
-        manifest = {"task": task, "train_languages": languages}
-        (tmp_path / "data" / name / "manifest.json").write_text(json.dumps(manifest))
+        _fake_manifest(tmp_path / "data" / name, task, languages)
     return {
         "model": str(tmp_path / "model"),
         "data": str(tmp_path / "data"),
@@ -251,7 +265,7 @@ def test_tiny_grid_end_to_end(tmp_path, tiny_model, prepared, capsys):
     data = prepared("xnli").parent
     broken = tmp_path / "broken-mnli"  # a manifest, but no data: fairseq-train fails
     broken.mkdir()
-    (broken / "manifest.json").write_text(json.dumps({"task": "mnli"}))
+    _fake_manifest(broken, "mnli", {"en": 4})
     plan = {
         "model": str(tiny_model),
         "data": str(data),
@@ -347,11 +361,10 @@ def test_paper_plan_expands_with_the_hydra_configs_recipe(tmp_path, monkeypatch)
     folders["mnli-mt"] = ("mnli", {lang: 1 for lang in mnli_mt["languages"]})
     for name, (task, languages) in folders.items():
         (tmp_path / "data" / name).mkdir(parents=True)
-        manifest = {"task": task, "train_languages": languages}
-        (tmp_path / "data" / name / "manifest.json").write_text(json.dumps(manifest))
+        _fake_manifest(tmp_path / "data" / name, task, languages)
     for target in raw["targets"]:
         (tmp_path / "data" / target).mkdir(exist_ok=True)
-        (tmp_path / "data" / target / "manifest.json").write_text(json.dumps({"task": target}))
+        _fake_manifest(tmp_path / "data" / target, target, None)
     for folder in raw["retrieval_raw"].values():
         (tmp_path / folder).mkdir(parents=True)
     plan = parse_plan(raw)

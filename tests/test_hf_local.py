@@ -10,11 +10,14 @@ import datasets
 import pytest
 
 from fairseq_stilts.cli import prepare as prepare_cli
-from fairseq_stilts.data.examples import parts_from_hf, tagging_parts_from_hf
-from fairseq_stilts.data.hf_local import read_hf_choices, read_hf_tagged
-from fairseq_stilts.data.prepare import prepare_task
+from fairseq_stilts.data.prepare.examples import parts_from_hf
+from fairseq_stilts.data.prepare.folder import prepare_task
+from fairseq_stilts.data.prepare.hf_local import read_hf_choices, read_hf_tagged
+from fairseq_stilts.data.prepare.readers import get_reader
 from fairseq_stilts.errors import DataError
-from fairseq_stilts.registry import get_reader, get_spec
+from fairseq_stilts.families.multiple_choice import read_hf
+from fairseq_stilts.families.tagging.prepare import tagging_parts_from_hf
+from fairseq_stilts.registry import get_spec
 from fairseq_stilts.specs.xtreme import NER_TAGS, UPOS_TAGS
 from fairseq_stilts.tiny import DATA_DIR
 
@@ -83,7 +86,7 @@ def test_prepare_hellaswag_from_hf_equals_raw(tmp_path, tiny_model, prepared):
         },
     )
     out = tmp_path / "out"
-    manifest = prepare_task("hellaswag", out, tiny_model, hf={"en": folder}, workers=1)
+    manifest = prepare_task("hellaswag", out, tiny_model, hf={"en": folder}, workers=1).to_json()
     assert set(manifest["subsets"]) == {"train", "valid", "valid.en"}  # no gold: test left out
     _same_folders(out, prepared("hellaswag"))
 
@@ -157,7 +160,7 @@ def test_bad_multiple_choice_names_dataset_split_and_row(tmp_path, task, change,
         good = bad
     folder = _save(tmp_path / task, {"validation": datasets.Dataset.from_list([good, bad])})
     with pytest.raises(DataError, match=message) as info:
-        parts_from_hf(get_spec(task), {"en": folder})
+        parts_from_hf(get_spec(task), {"en": folder}, read_hf)
     line = 1 if good is bad else 2
     assert str(info.value).startswith(f"{folder}[validation]:{line}: ")
 

@@ -1,4 +1,4 @@
-"""The Hydra configs of examples/xtreme/config: SPEC.md section 6's hyperparameters, and each one
+"""The Hydra configs of examples/xtreme/config: the hyperparameters of docs/hyperparameters.md, and each one
 runs through the real ``fairseq-hydra-train`` on the tiny world (1 update on the CPU)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from fairseq_stilts.cli.fairseq_tools import USER_DIR, fairseq_executable
+from fairseq_stilts.runtime import USER_DIR, fairseq_executable
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "examples" / "xtreme" / "config"
 CONFIGS = sorted(path.stem for path in CONFIG_DIR.glob("*.yaml"))

@@ -16,9 +16,9 @@ from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from fairseq.trainer import Trainer
 from omegaconf import OmegaConf
 
-from fairseq_stilts.data.encoder import DICT_FILE, PieceEncoder, file_sha256
-from fairseq_stilts.data.language_sampling import language_probabilities
-from fairseq_stilts.data.prepare import prepare_task
+from fairseq_stilts.data.datasets.language_sampling import language_probabilities
+from fairseq_stilts.data.prepare.encoder import DICT_FILE, PieceEncoder, file_sha256
+from fairseq_stilts.data.prepare.folder import prepare_task
 from fairseq_stilts.errors import DataError, StiltsError
 from fairseq_stilts.tiny import DATA_DIR
 
@@ -57,11 +57,11 @@ def test_prepare_writes_per_language_subsets_and_manifest(mlm_data, tiny_model):
     assert manifest["task"] == "mlm"
     assert manifest["languages"]["train"] == ["de", "en", "es", "fr"]
     for lang in ("de", "en", "es", "fr"):  # 600 lines each: every 50th is held out
-        assert manifest["subsets"][f"train.{lang}"] == {"count": 588}
-        assert manifest["subsets"][f"valid.{lang}"] == {"count": 12}
+        assert manifest["subsets"][f"train.{lang}"] == {"count": 588, "skipped": 0}
+        assert manifest["subsets"][f"valid.{lang}"] == {"count": 12, "skipped": 0}
         assert (mlm_data / f"train.{lang}.bin").is_file()
     source = {s["lang"]: s for s in manifest["sources"]}["de"]
-    assert source["sentences"] == 600 and source["blank_lines"] == 0
+    assert source["count"] == 600 and source["skipped"] == 0  # sentences, blank lines
     assert source["sha256"] == file_sha256(RAW / "de.txt")
     assert manifest["dictionary_sha256"] == file_sha256(tiny_model / DICT_FILE)
     assert (mlm_data / DICT_FILE).read_text() == (tiny_model / DICT_FILE).read_text()

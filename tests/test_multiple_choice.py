@@ -13,9 +13,10 @@ from conftest import fairseq, train_args
 from fairseq import checkpoint_utils
 from fairseq.data import Dictionary, data_utils
 
-from fairseq_stilts.data.examples import parts_from_files
+from fairseq_stilts.data.prepare.examples import parts_from_files
+from fairseq_stilts.data.prepare.readers import get_reader
 from fairseq_stilts.errors import DataError
-from fairseq_stilts.registry import get_reader, get_spec
+from fairseq_stilts.registry import get_spec
 from fairseq_stilts.tiny import DATA_DIR
 
 TASKS = {"hellaswag": 4, "cosmosqa": 4, "commonsenseqa": 5}
@@ -211,7 +212,7 @@ def test_tiny_fixtures_follow_a_learnable_rule():
     """The right choice repeats what the context says; no wrong choice does."""
     for task in TASKS:
         for part in parts_from_files(get_spec(task), DATA_DIR / task, None):
-            for texts, gold in zip(part.texts, part.labels, strict=True):
+            for texts, gold in zip(part.examples, part.labels, strict=True):
                 context, choices = texts[0].lower(), texts[1:]
 
                 def overlap(choice, context=context):

@@ -18,15 +18,15 @@ from fairseq import tasks as fairseq_tasks
 from omegaconf import OmegaConf
 
 import fairseq_stilts  # noqa: F401  (registers the tasks)
-from fairseq_stilts.cli.fairseq_tools import USER_DIR, fairseq_executable
 from fairseq_stilts.cli.retrieve import retrieve
-from fairseq_stilts.data.task_mixture import (
+from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.multitask.mixture import (
     MultiTaskDataset,
     evaluation_schedule,
     task_probabilities,
     training_schedule,
 )
-from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.runtime import USER_DIR, fairseq_executable
 from fairseq_stilts.tiny import DATA_DIR
 
 SIZES = {"mnli": 400, "squad": 100, "ccg": 25}

@@ -118,7 +118,7 @@ def test_checkpoints_load_in_python_after_importing_the_package(
 import json, fairseq_stilts
 from fairseq import checkpoint_utils
 from fairseq.models.roberta import XLMRModel
-from fairseq_stilts.data.encoder import PieceEncoder
+from fairseq_stilts.data.prepare.encoder import PieceEncoder
 models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(
     [{str(mnli_checkpoint)!r}], arg_overrides={{"data": {str(prepared("mnli"))!r}}})
 hub = XLMRModel.from_pretrained({str(tiny_model)!r}, checkpoint_file="model.pt")

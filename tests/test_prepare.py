@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from fairseq.data import Dictionary, data_utils
 
-import fairseq_stilts.data.prepare as prepare_module
+import fairseq_stilts.data.prepare.encode as encode_module
+import fairseq_stilts.data.prepare.texts as texts_module
 from fairseq_stilts.cli import prepare as prepare_cli
-from fairseq_stilts.data.encoder import DICT_FILE, PieceEncoder, file_sha256
-from fairseq_stilts.data.hf_local import read_hf_local
-from fairseq_stilts.data.prepare import prepare_task
+from fairseq_stilts.data.prepare.encoder import DICT_FILE, PieceEncoder, file_sha256
+from fairseq_stilts.data.prepare.folder import prepare_task
+from fairseq_stilts.data.prepare.hf_local import read_hf_local
 from fairseq_stilts.errors import DataError, StiltsError
 from fairseq_stilts.registry import get_spec
 from fairseq_stilts.tiny import DATA_DIR
@@ -76,7 +77,7 @@ def expected_xtreme_subsets(raw: Path) -> dict[str, Path]:
 
 def run(task: str, out: Path, model: Path, **kwargs) -> dict:
     kwargs.setdefault("workers", 1)
-    return prepare_task(task, out, model, **kwargs)
+    return prepare_task(task, out, model, **kwargs).to_json()  # as manifest.json holds it
 
 
 # ---------------------------------------------------------------- output layout and manifest
@@ -411,7 +412,7 @@ def test_failed_prepare_leaves_nothing_behind(tmp_path, tiny_model):
 
 
 def test_failure_while_writing_removes_the_temporary_folder(tmp_path, tiny_model, monkeypatch):
-    real = prepare_module.write_indexed
+    real = texts_module.write_indexed
     calls = []
 
     def failing(*args, **kwargs):
@@ -420,7 +421,7 @@ def test_failure_while_writing_removes_the_temporary_folder(tmp_path, tiny_model
             raise OSError("disk full")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(prepare_module, "write_indexed", failing)
+    monkeypatch.setattr(texts_module, "write_indexed", failing)
     parent = tmp_path / "outs"
     with pytest.raises(OSError, match="disk full"):
         run("xnli", parent / "xnli", tiny_model, raw=DATA_DIR / "xnli")
@@ -474,13 +475,13 @@ def test_two_workers_write_the_same_bytes_as_one(tmp_path, tiny_model, monkeypat
     assert texts * 2 >= 1000  # enough texts for the worker pool to be used
 
     pools = []
-    real_pool = prepare_module.Pool
+    real_pool = encode_module.Pool
 
     def spy(*args, **kwargs):
         pools.append(args)
         return real_pool(*args, **kwargs)
 
-    monkeypatch.setattr(prepare_module, "Pool", spy)
+    monkeypatch.setattr(encode_module, "Pool", spy)
     one = run("xnli", tmp_path / "one", tiny_model, raw=raw, workers=1)
     assert pools == []
     two = run("xnli", tmp_path / "two", tiny_model, raw=raw, workers=2)
@@ -497,8 +498,8 @@ def test_two_workers_write_the_same_bytes_as_one(tmp_path, tiny_model, monkeypat
 def test_encode_all_pool_matches_serial(tiny_model):
     texts = [(f"Tom has {i} red books.", f"Anna hat {i} Bücher. 😀") for i in range(520)]
     encoder = PieceEncoder(tiny_model)
-    serial = prepare_module._encode_all(texts, encoder, workers=1)
-    pooled = prepare_module._encode_all(texts, encoder, workers=2)
+    serial = encode_module.encode_all(texts, encoder, workers=1)
+    pooled = encode_module.encode_all(texts, encoder, workers=2)
     assert len(serial) == len(pooled) == 2 * len(texts)
     assert [a.tolist() for a in serial] == [b.tolist() for b in pooled]
     assert serial[3].tolist() == encoder.encode(texts[1][1]).tolist()

@@ -7,9 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from fairseq_stilts.data.readers import Example, read_jsonl, read_lines, read_tsv
+from fairseq_stilts.data.prepare.readers import (
+    Example,
+    get_reader,
+    read_jsonl,
+    read_lines,
+    read_tsv,
+)
 from fairseq_stilts.errors import DataError, StiltsError
-from fairseq_stilts.registry import get_reader
 from fairseq_stilts.tiny import DATA_DIR
 
 PAIR = ("sentence1", "sentence2")

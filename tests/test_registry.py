@@ -10,15 +10,19 @@ from omegaconf import OmegaConf
 
 import fairseq_stilts  # noqa: F401  (registers the tasks with fairseq)
 from fairseq_stilts.cli import tasks as tasks_cli
+from fairseq_stilts.data.prepare.readers import get_reader
 from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.families import register_fairseq_tasks
 from fairseq_stilts.registry import (
-    FAMILIES,
     TaskSpec,
     all_specs,
-    get_reader,
+    families,
+    get_family,
     get_spec,
     register_spec,
 )
+
+FAMILIES = ("classification", "multiple_choice", "span_qa", "tagging", "retrieval", "mlm")
 
 INTERMEDIATE = {
     "anli_plus": "classification",
@@ -45,7 +49,7 @@ TARGETS = {
 }
 AUXILIARY = {"mlm": "mlm"}
 ALL_TASKS = {**INTERMEDIATE, **TARGETS, **AUXILIARY}
-# SPEC.md section 3.
+# XTREME's languages per target (docs/tasks.md).
 LANGUAGE_COUNTS = {
     "xnli": 15,
     "pawsx": 7,
@@ -117,10 +121,13 @@ def test_classification_label_sets():
     assert get_spec("anli_plus").skip_labels == ("-",)
 
 
-def test_every_family_has_a_fairseq_task_class():
-    from fairseq_stilts.tasks import FAMILY_TASKS
-
-    assert set(FAMILY_TASKS) == set(FAMILIES)
+def test_every_family_has_a_record_with_a_fairseq_task_class():
+    assert set(families.get_all()) == set(FAMILIES)
+    for name in FAMILIES:
+        family = get_family(name)
+        assert family.name == name
+        assert issubclass(family.task, fairseq_tasks.FairseqTask), name
+        assert family.trainable == (name != "retrieval"), name
     assert {n for n, f in ALL_TASKS.items() if f == "tagging"} == TAGGING
 
 
@@ -196,11 +203,16 @@ def test_register_spec_rejects_unknown_family():
         role="intermediate",
         description="not a family",
         languages=("en",),
-        metric="accuracy",
+        metrics=("accuracy",),
+        scoring="accuracy",
         max_length=8,
     )
-    with pytest.raises(StiltsError, match="unknown family 'translation'"):
-        register_spec(bogus)
+    register_spec(bogus)
+    try:
+        with pytest.raises(StiltsError, match="'bogus_task': unknown family 'translation'"):
+            register_fairseq_tasks()
+    finally:
+        catalogue.REGISTRY.pop(("fairseq_stilts", "tasks", "bogus_task"), None)
     assert "bogus_task" not in all_specs()
 
 
@@ -213,7 +225,8 @@ def test_register_spec_as_a_decorator_adds_a_looked_up_task():
             role="intermediate",
             description="a spec added by another package",
             languages=("en",),
-            metric="accuracy",
+            metrics=("accuracy",),
+            scoring="accuracy",
             max_length=128,
         )
 
@@ -233,16 +246,16 @@ def test_unknown_reader_is_a_registry_error():
 def test_every_spec_is_a_fairseq_task(name):
     assert name in fairseq_tasks.TASK_REGISTRY
     assert name in fairseq_tasks.TASK_DATACLASS_REGISTRY
-    assert fairseq_tasks.TASK_REGISTRY[name].spec_name == name
+    assert fairseq_tasks.TASK_REGISTRY[name].spec.name == name
 
 
 def test_fairseq_task_classes_follow_the_family():
-    from fairseq_stilts.tasks.classification import ClassificationTask
-    from fairseq_stilts.tasks.mlm import MLMTask
-    from fairseq_stilts.tasks.multiple_choice import MultipleChoiceTask
-    from fairseq_stilts.tasks.retrieval import RetrievalTask
-    from fairseq_stilts.tasks.span_qa import SpanQATask
-    from fairseq_stilts.tasks.tagging import TaggingTask
+    from fairseq_stilts.families.classification.task import ClassificationTask
+    from fairseq_stilts.families.mlm.task import MLMTask
+    from fairseq_stilts.families.multiple_choice.task import MultipleChoiceTask
+    from fairseq_stilts.families.retrieval.task import RetrievalTask
+    from fairseq_stilts.families.span_qa.task import SpanQATask
+    from fairseq_stilts.families.tagging.task import TaggingTask
 
     expected = {
         "classification": ClassificationTask,
@@ -268,7 +281,7 @@ def test_fairseq_setup_of_classification_task_needs_prepared_data(tmp_path):
 
 def _task_rows(out: str) -> dict[str, list[str]]:
     lines = out.strip().splitlines()
-    assert lines[0].split()[:5] == ["task", "role", "family", "runs_with", "languages"]
+    assert lines[0].split() == ["task", "role", "family", "runs_with", "task_class", "languages"]
     rows = {}
     for line in lines[1:]:
         cells = line.split()
@@ -285,7 +298,10 @@ def test_stilts_tasks_lists_all_tasks_and_how_they_run(capsys):
         assert cells[1] == spec.role
         assert cells[2] == spec.family
         assert cells[3] == ("stilts-retrieve" if name in RETRIEVAL else "fairseq"), name
-        assert cells[4:] == (list(spec.languages) or ["any"])  # mlm: the user's text files
+        family_class = fairseq_tasks.TASK_REGISTRY[name].__mro__[1]
+        assert cells[4] == family_class.__name__
+        assert cells[5] == f"(fairseq_stilts/families/{spec.family}/task.py)"
+        assert cells[6:] == (list(spec.languages) or ["any"])  # mlm: the user's text files
 
 
 def test_stilts_tasks_lists_intermediate_tasks_first(capsys):

@@ -9,7 +9,8 @@ import pytest
 from test_report import make_rows
 
 from fairseq_stilts.errors import StiltsError
-from fairseq_stilts.results.store import FIELDS, append_rows, load_rows, read_rows
+from fairseq_stilts.results.row import FIELDS
+from fairseq_stilts.results.store import append_rows, load_rows, read_rows
 
 
 def count(path) -> int:

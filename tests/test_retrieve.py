@@ -12,11 +12,11 @@ from conftest import fairseq
 
 from fairseq_stilts.cli import retrieve as retrieve_cli
 from fairseq_stilts.cli.evaluate import evaluate
-from fairseq_stilts.data.encoder import PieceEncoder
-from fairseq_stilts.data.prepare import prepare_task
+from fairseq_stilts.data.prepare.encoder import PieceEncoder
+from fairseq_stilts.data.prepare.folder import prepare_task
 from fairseq_stilts.errors import StiltsError
-from fairseq_stilts.retrieval.checkpoint import default_layer, load_encoder
-from fairseq_stilts.retrieval.embed import embed_sentences
+from fairseq_stilts.families.retrieval.embed import default_layer, embed_sentences
+from fairseq_stilts.runtime import load_encoder
 from fairseq_stilts.tiny import DATA_DIR
 
 TATOEBA_LANGS = ["de", "es", "fr"]

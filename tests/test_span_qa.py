@@ -10,16 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import fairseq
+from conftest import fairseq, printed_stats
 
-from fairseq_stilts.cli.evaluate import evaluate, parse_validate_output
-from fairseq_stilts.data.encoder import PieceEncoder
-from fairseq_stilts.data.prepare import prepare_task
-from fairseq_stilts.data.qa_prepare import WINDOW_COLUMNS, QAOptions
-from fairseq_stilts.data.qa_windows import tokenize_with_offsets, windows
-from fairseq_stilts.data.span_decoding import WindowScores, decode_answer
-from fairseq_stilts.data.squad_json import read_squad_json
+from fairseq_stilts.cli.evaluate import evaluate
+from fairseq_stilts.data.prepare.encoder import PieceEncoder
+from fairseq_stilts.data.prepare.folder import prepare_task
+from fairseq_stilts.data.prepare.manifest import SubsetInfo
+from fairseq_stilts.data.prepare.request import QAOptions
 from fairseq_stilts.errors import DataError, StiltsError
+from fairseq_stilts.families.span_qa.decode import WindowScores, decode_answer
+from fairseq_stilts.families.span_qa.squad_json import read_squad_json
+from fairseq_stilts.families.span_qa.windows import WINDOW_FIELDS, tokenize_with_offsets, windows
 from fairseq_stilts.metrics.qa import question_scores
 from fairseq_stilts.tiny import DATA_DIR
 
@@ -101,7 +102,7 @@ def test_training_answer_not_in_context_is_an_error_or_a_counted_skip(
     assert not out.exists() and not list(tmp_path.glob(".out.*"))  # nothing half-written
     qa = QAOptions(skip_mismatched_answers=True)
     manifest = prepare_task("squad", out, tiny_model, raw=tmp_path / "squad", workers=1, qa=qa)
-    assert manifest["subsets"]["train"] == {"count": 1, "skipped": 1, "windows": 1}
+    assert manifest.subsets["train"] == SubsetInfo(count=1, skipped=1, rows=1)  # one window
 
 
 def test_duplicate_question_ids_in_evaluation_data_are_an_error(tmp_path, tiny_model):
@@ -148,20 +149,20 @@ def test_gold_positions_of_every_window_spell_the_answer(tiny_model, tmp_path):
     encoder = PieceEncoder(tiny_model)
     table = np.load(out / "windows.train.npy")
     questions = list(read_squad_json(DATA_DIR / "squad" / "train-v1.1.json"))
-    col = {name: i for i, name in enumerate(WINDOW_COLUMNS)}
-    assert len(np.unique(table[:, 0])) == len(questions) and len(table) > len(questions)
+    assert table.dtype == WINDOW_FIELDS
+    assert len(np.unique(table["question"])) == len(questions) and len(table) > len(questions)
     found = np.zeros(len(questions), dtype=bool)
     for row in table:
-        q = questions[row[col["question"]]]
-        start, end = row[col["start_position"]], row[col["end_position"]]
+        q = questions[row["question"]]
+        start, end = row["start_position"], row["end_position"]
         if start == 0:
             assert end == 0
             continue
         context = tokenize_with_offsets(encoder, q.context)
-        first = row[col["doc_start"]] + start - row[col["context_offset"]]
-        last = row[col["doc_start"]] + end - row[col["context_offset"]]
+        first = row["doc_start"] + start - row["context_offset"]
+        last = row["doc_start"] + end - row["context_offset"]
         assert q.context[context.starts[first] : context.ends[last]] == q.answers[0]
-        found[row[col["question"]]] = True
+        found[row["question"]] = True
     assert found.all()
 
 
@@ -205,7 +206,9 @@ def test_decoding_answers_nothing_when_the_null_score_wins():
 
 
 def test_target_layouts_tydiqa_by_id_prefix_and_mlqa_same_language_pairs(tiny_model, tmp_path):
-    tydiqa = prepare_task("tydiqa", tmp_path / "t", tiny_model, raw=DATA_DIR / "tydiqa", workers=1)
+    tydiqa = prepare_task(
+        "tydiqa", tmp_path / "t", tiny_model, raw=DATA_DIR / "tydiqa", workers=1
+    ).to_json()
     assert tydiqa["languages"] == {
         "train": ["en"],
         "dev": ["en", "fi", "id"],
@@ -220,13 +223,13 @@ def test_target_layouts_tydiqa_by_id_prefix_and_mlqa_same_language_pairs(tiny_mo
     shutil.copytree(DATA_DIR / "squad", tmp_path / "squad")
     cross = raw / "MLQA_V1/test/test-context-de-question-es.json"
     shutil.copy(raw / "MLQA_V1/test/test-context-de-question-de.json", cross)
-    mlqa = prepare_task("mlqa", tmp_path / "m", tiny_model, raw=raw, workers=1)
+    mlqa = prepare_task("mlqa", tmp_path / "m", tiny_model, raw=raw, workers=1).to_json()
     assert mlqa["languages"]["test"] == ["de", "en", "es"]
     assert str(cross) not in {s["path"] for s in mlqa["sources"]}
 
 
 def test_hf_datasets_are_refused_for_span_qa(tmp_path, tiny_model):
-    with pytest.raises(StiltsError, match="not supported for span QA"):
+    with pytest.raises(StiltsError, match="not supported for the span_qa family"):
         prepare_task("squad", tmp_path / "out", tiny_model, hf={"en": tmp_path}, workers=1)
 
 
@@ -304,7 +307,11 @@ def test_text_scores_from_fairseq_validate_equal_the_official_rules(task, tiny_m
         "--predictions-dir",
         str(predictions),
     )
-    stats = parse_validate_output(result.stdout + result.stderr, subsets)
+    stats = printed_stats(result.stdout + result.stderr, subsets)
+    for subset in subsets:  # the metrics file holds the numbers fairseq-validate printed
+        written = json.loads((predictions / f"{subset}.metrics.json").read_text())
+        printed = {k.removeprefix(f"{subset}_"): float(v) for k, v in stats[subset].items()}
+        assert {k: written[k] for k in printed} == pytest.approx(printed)
     for subset in subsets:
         lang = subset.split(".")[1]
         pattern = (

@@ -18,14 +18,15 @@ from fairseq.data import Dictionary, data_utils
 from seqeval.metrics.sequence_labeling import get_entities
 
 from fairseq_stilts.cli.evaluate import evaluate
-from fairseq_stilts.criterions.tagging import TaggingCriterion
-from fairseq_stilts.data.encoder import PieceEncoder
-from fairseq_stilts.data.examples import tagging_parts_from_files
-from fairseq_stilts.data.prepare import encode_words, prepare_task
+from fairseq_stilts.data.prepare.encoder import PieceEncoder
+from fairseq_stilts.data.prepare.folder import prepare_task
+from fairseq_stilts.data.prepare.readers import get_reader
 from fairseq_stilts.errors import DataError
+from fairseq_stilts.families.tagging.criterion import TaggingCriterion
+from fairseq_stilts.families.tagging.prepare import encode_words, tagging_parts_from_files
 from fairseq_stilts.metrics.tagging import sentence_chunk_counts, token_counts
 from fairseq_stilts.models.stilts_xlmr import TaggingHead
-from fairseq_stilts.registry import get_reader, get_spec
+from fairseq_stilts.registry import get_spec
 from fairseq_stilts.tiny import DATA_DIR
 
 
@@ -105,7 +106,7 @@ def test_word_by_word_pieces_equal_the_joined_sentence_pieces(tiny_model, task):
     encoder = PieceEncoder(tiny_model)
     parts, _ = tagging_parts_from_files(get_spec(task), DATA_DIR / task, None)
     for part in parts:
-        for words in part.texts:
+        for words in part.examples:
             joined = np.concatenate(encode_words(encoder, words))
             assert joined.tolist() == encoder.encode(" ".join(words))[:-1].tolist()
 
@@ -115,7 +116,7 @@ def test_labels_sit_on_the_first_sub_token_of_each_word(tiny_model, prepared):
     encoder = PieceEncoder(tiny_model)
     parts, labels = tagging_parts_from_files(get_spec("udpos"), DATA_DIR / "udpos", None)
     train = [p for p in parts if p.split == "train"]
-    words = [w for p in train for w in p.texts]
+    words = [w for p in train for w in p.examples]
     tags = [t for p in train for t in p.labels]
     label_dict = Dictionary.load(str(data / "label" / "dict.txt"))
     tokens, targets = _rows(data, "train", "input0"), _rows(data, "train", "label")
@@ -135,14 +136,14 @@ def test_long_sentences_are_split_at_word_boundaries_not_truncated(tiny_model, t
     data = tmp_path / "udpos"
     manifest = prepare_task(
         "udpos", data, tiny_model, raw=DATA_DIR / "udpos", workers=1, max_seq_length=24
-    )
+    ).to_json()
     assert manifest["max_seq_length"] == 24
     encoder = PieceEncoder(tiny_model)
     parts, _ = tagging_parts_from_files(get_spec("udpos"), DATA_DIR / "udpos", {"en"})
-    sentences = [w for p in parts if p.split == "train" for w in p.texts]
+    sentences = [w for p in parts if p.split == "train" for w in p.examples]
     ids = np.load(data / "sentence_ids.train.npy")
     tokens, targets = _rows(data, "train", "input0"), _rows(data, "train", "label")
-    assert len(ids) == len(tokens) == manifest["subsets"]["train"]["pieces"] > len(sentences)
+    assert len(ids) == len(tokens) == manifest["subsets"]["train"]["rows"] > len(sentences)
     assert manifest["subsets"]["train"]["count"] == len(sentences)
     pad = Dictionary.load(str(data / "label" / "dict.txt")).pad()
     for k, words in enumerate(sentences):

@@ -17,13 +17,13 @@ from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from fairseq.options import get_training_parser, parse_args_and_arch
 
 from fairseq_stilts.cli import prepare as prepare_cli
-from fairseq_stilts.cli.fairseq_tools import USER_DIR
-from fairseq_stilts.data.encoder import PieceEncoder, file_sha256
-from fairseq_stilts.data.language_sampling import epoch_counts
-from fairseq_stilts.data.prepare import prepare_task
-from fairseq_stilts.data.squad_json import read_squad_json
-from fairseq_stilts.data.train_languages import choose_train_languages
+from fairseq_stilts.data.datasets.language_sampling import epoch_counts
+from fairseq_stilts.data.prepare.encoder import PieceEncoder, file_sha256
+from fairseq_stilts.data.prepare.folder import prepare_task
+from fairseq_stilts.data.prepare.train_languages import choose_train_languages
 from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.families.span_qa.squad_json import read_squad_json
+from fairseq_stilts.runtime import USER_DIR
 from fairseq_stilts.tiny import DATA_DIR
 
 XNLI_MT = DATA_DIR / "mnli" / "XNLI-MT-1.0" / "multinli"
@@ -88,7 +88,7 @@ def test_squad_translate_train(tmp_path, tiny_model):
     train = choose_train_languages(["en", "de"])
     manifest = prepare_task(
         "squad", out, tiny_model, raw=DATA_DIR / "squad", workers=1, train=train
-    )
+    ).to_json()
     de = list(read_squad_json(SQUAD_MT / "squad.translate.train.en-de.json"))
     en = list(read_squad_json(DATA_DIR / "squad" / "train-v1.1.json"))
     assert manifest["train_languages"] == {"en": len(en), "de": len(de)}
@@ -98,7 +98,7 @@ def test_squad_translate_train(tmp_path, tiny_model):
         assert not (out / f"questions.{subset}.jsonl").exists()  # no decoding data for training
     windows = {s: np.load(out / f"windows.{s}.npy") for s in ("train", "train.en", "train.de")}
     assert len(windows["train"]) == len(windows["train.en"]) + len(windows["train.de"])
-    assert len(np.unique(windows["train.de"][:, 0])) == len(de)
+    assert len(np.unique(windows["train.de"]["question"])) == len(de)
     whole = _first_inputs(out, "train")
     assert whole == _first_inputs(out, "train.en") + _first_inputs(out, "train.de")
     pieces = PieceEncoder(tiny_model).encode(de[0].question).tolist()[:-1]
@@ -108,7 +108,9 @@ def test_squad_translate_train(tmp_path, tiny_model):
 def test_english_only_run_needs_no_translations_and_writes_no_language_subsets(
     tmp_path, tiny_model
 ):
-    manifest = prepare_task("pawsx", tmp_path / "p", tiny_model, raw=DATA_DIR / "pawsx", workers=1)
+    manifest = prepare_task(
+        "pawsx", tmp_path / "p", tiny_model, raw=DATA_DIR / "pawsx", workers=1
+    ).to_json()
     assert manifest["train_languages"] == {"en": manifest["subsets"]["train"]["count"]}
     assert not [name for name in manifest["subsets"] if name.startswith("train.")]
 
@@ -331,7 +333,7 @@ def test_dev_files_of_other_languages_give_valid_all_for_selection(tmp_path, tin
     train = choose_train_languages(["en", "de"], dev_files=[("de", dev), ("fr", dev)])
     manifest = prepare_task(
         "mnli", tmp_path / "out", tiny_model, raw=DATA_DIR / "mnli", workers=1, train=train
-    )
+    ).to_json()
     counts = {
         name: s["count"] for name, s in manifest["subsets"].items() if name.startswith("valid")
     }

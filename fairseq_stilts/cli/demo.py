@@ -23,8 +23,8 @@ from fairseq_stilts.cli.grid import main as grid_main
 from fairseq_stilts.cli.main import cli
 from fairseq_stilts.cli.report import main as report_main
 from fairseq_stilts.cli.tiny_model import build_tiny_model
-from fairseq_stilts.data.prepare import prepare_task
-from fairseq_stilts.data.train_languages import choose_train_languages
+from fairseq_stilts.data.prepare.folder import prepare_task
+from fairseq_stilts.data.prepare.train_languages import choose_train_languages
 from fairseq_stilts.grid.plan import RESULTS_STORES
 from fairseq_stilts.tiny import DATA_DIR
 from fairseq_stilts.writes import write_atomic

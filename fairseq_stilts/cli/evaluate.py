@@ -18,24 +18,13 @@ import json
 import tempfile
 from pathlib import Path
 
-from fairseq_stilts.cli.fairseq_tools import run_fairseq
 from fairseq_stilts.cli.main import cli
-from fairseq_stilts.data.encoder import file_sha256
-from fairseq_stilts.data.prepare import MANIFEST, read_manifest
+from fairseq_stilts.data.prepare.encoder import file_sha256
+from fairseq_stilts.data.prepare.manifest import MANIFEST, read_manifest
 from fairseq_stilts.errors import StiltsError
-from fairseq_stilts.registry import TaskSpec, get_spec
+from fairseq_stilts.registry import Family, get_family, get_spec
+from fairseq_stilts.runtime import run_fairseq
 from fairseq_stilts.writes import folder_written_atomically, write_atomic
-
-# Tasks that report more than their official metric (the official one first).
-EXTRA_METRICS = {"udpos": ("token_accuracy",)}
-# Span QA's metric names its scoring rules (SQuAD's or MLQA's); both print F1 and EM.
-QA_METRICS = ("f1", "exact_match")
-
-
-def reported_metrics(spec: TaskSpec) -> tuple[str, ...]:
-    if spec.family == "span_qa":
-        return QA_METRICS
-    return (spec.metric, *EXTRA_METRICS.get(spec.name, ()))
 
 
 def evaluate(
@@ -52,10 +41,11 @@ def evaluate(
     ``predictions``, also that folder of XTREME submission files."""
     spec = get_spec(task)
     spec.require_trainable()
+    family = get_family(spec.family)
     manifest = read_manifest(data, task)
     if not Path(checkpoint).is_file():
         raise StiltsError(f"{checkpoint}: checkpoint not found")
-    found = manifest["languages"]["dev" if split == "valid" else split]
+    found = manifest.languages_of(split)
     languages = languages or found
     missing = [lang for lang in languages if lang not in found]
     if missing:
@@ -79,37 +69,46 @@ def evaluate(
     ]
     args += ["--cpu"] if cpu else []
     log = Path(checkpoint).with_suffix(f".{task}.{split}.log")
-    if predictions is None:
-        output = run_fairseq("fairseq-validate", args, log)
-    else:
-        with tempfile.TemporaryDirectory(prefix="stilts-predictions.") as raw:
-            output = run_fairseq("fairseq-validate", [*args, "--predictions-dir", raw], log)
+    with tempfile.TemporaryDirectory(prefix="stilts-predictions.") as raw:
+        run_fairseq("fairseq-validate", [*args, "--predictions-dir", raw], log)
+        stats = {subset: read_metrics(Path(raw), subset) for subset in subsets}
+        if predictions is not None:
             files = {
-                submission_name(spec, split, lang): submission_text(
-                    spec, read_predictions(Path(raw), subset, manifest["subsets"][subset]["count"])
+                submission_name(family, split, lang): family.submission_text(
+                    read_predictions(Path(raw), subset, manifest.subsets[subset].count)
                 )
                 for lang, subset in zip(languages, subsets, strict=True)
             }
+    if predictions is not None:
         write_folder(Path(predictions), files)
-    stats = parse_validate_output(output, subsets)
     rows = []
     for lang, subset in zip(languages, subsets, strict=True):
-        for metric in reported_metrics(spec):
-            key = f"{subset}_{metric}"
-            if key not in stats.get(subset, {}):
-                raise StiltsError(f"fairseq-validate printed no {metric} for subset {subset!r}")
+        for metric in spec.reported_metrics:
+            if metric not in stats[subset]:
+                raise StiltsError(f"fairseq-validate reported no {metric} for subset {subset!r}")
             rows.append(
                 {
                     "task": task,
                     "language": lang,
                     "split": split,
                     "metric": metric,
-                    "value": float(stats[subset][key]),
+                    "value": float(stats[subset][metric]),
                     "checkpoint": str(Path(checkpoint).resolve()),
                     "data_manifest_sha256": file_sha256(Path(data) / MANIFEST),
                 }
             )
     return rows
+
+
+def read_metrics(folder: Path, subset: str) -> dict[str, float]:
+    """The metrics of ``subset`` that the task wrote beside its predictions."""
+    path = folder / f"{subset}.metrics.json"
+    if not path.is_file():
+        raise StiltsError(
+            f"fairseq-validate wrote no metrics for subset {subset!r} (was the checkpoint saved "
+            "before --predictions-dir existed?)"
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def read_predictions(folder: Path, subset: str, count: int) -> list:
@@ -134,21 +133,9 @@ def read_predictions(folder: Path, subset: str, count: int) -> list:
     return [by_id[i] for i in range(count)]
 
 
-def submission_name(spec: TaskSpec, split: str, lang: str) -> str:
-    """XTREME's file name: ``test-<lang>.tsv`` (``dev-`` for valid; ``.json`` for span QA)."""
-    stem = f"{'test' if split == 'test' else 'dev'}-{lang}"
-    return f"{stem}.json" if spec.family == "span_qa" else f"{stem}.tsv"
-
-
-def submission_text(spec: TaskSpec, predictions: list) -> str:
-    """One file's text: a prediction per line; tagging a tag per line and a blank line between
-    sentences; span QA a JSON object of question id -> answer text."""
-    if spec.family == "span_qa":
-        answers = {p["question_id"]: p["text"] for p in predictions}
-        return json.dumps(answers, ensure_ascii=False, indent=1) + "\n"
-    if spec.family == "tagging":
-        return "\n\n".join("\n".join(tags) for tags in predictions) + "\n"
-    return "".join(f"{p}\n" for p in predictions)
+def submission_name(family: Family, split: str, lang: str) -> str:
+    """XTREME's file name: ``test-<lang>`` (``dev-`` for valid) with the family's suffix."""
+    return f"{'test' if split == 'test' else 'dev'}-{lang}{family.submission_suffix}"
 
 
 def write_folder(out: Path, files: dict[str, str]) -> None:
@@ -157,16 +144,6 @@ def write_folder(out: Path, files: dict[str, str]) -> None:
     with folder_written_atomically(out) as tmp:
         for name, text in files.items():
             (tmp / name).write_text(text, encoding="utf-8")
-
-
-def parse_validate_output(output: str, subsets: list[str]) -> dict[str, dict]:
-    """The final JSON stats line fairseq-validate prints for each subset."""
-    stats = {}
-    for line in output.splitlines():
-        parts = line.split(" | ", 3)
-        if len(parts) == 4 and parts[2] in subsets and parts[3].startswith("{"):
-            stats[parts[2]] = json.loads(parts[3])
-    return stats
 
 
 def format_table(rows: list[dict]) -> str:

@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 from fairseq_stilts.cli.main import cli
-from fairseq_stilts.data.prepare import prepare_task
-from fairseq_stilts.data.qa_prepare import QAOptions
-from fairseq_stilts.data.train_languages import choose_train_languages
+from fairseq_stilts.data.prepare.folder import prepare_task
+from fairseq_stilts.data.prepare.request import QAOptions
+from fairseq_stilts.data.prepare.train_languages import choose_train_languages
 from fairseq_stilts.errors import StiltsError
 
 
@@ -124,5 +124,5 @@ def main(argv: list[str] | None = None) -> None:
         qa=QAOptions(args.doc_stride, args.max_query_length, args.skip_mismatched_answers),
         train=train,
     )
-    counts = ", ".join(f"{name} {s['count']}" for name, s in manifest["subsets"].items())
+    counts = ", ".join(f"{name} {s.count}" for name, s in manifest.subsets.items())
     print(f"{args.out}: {counts}")

@@ -16,13 +16,13 @@ from pathlib import Path
 import torch
 
 from fairseq_stilts.cli.main import cli
-from fairseq_stilts.data.encoder import PieceEncoder
+from fairseq_stilts.data.prepare.encoder import PieceEncoder
 from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.families.retrieval.data import check_languages, read_bucc, read_tatoeba
+from fairseq_stilts.families.retrieval.embed import POOLINGS, default_layer, embed_sentences
 from fairseq_stilts.metrics.retrieval import bucc_scores, mine_pairs, tatoeba_accuracy
 from fairseq_stilts.registry import get_spec
-from fairseq_stilts.retrieval.checkpoint import default_layer, load_encoder
-from fairseq_stilts.retrieval.data import check_languages, read_bucc, read_tatoeba
-from fairseq_stilts.retrieval.embed import POOLINGS, embed_sentences
+from fairseq_stilts.runtime import load_encoder
 from fairseq_stilts.writes import write_atomic
 
 TASKS = ("tatoeba", "bucc")
@@ -77,7 +77,7 @@ def retrieve(
         if task == "tatoeba":
             pair = data[lang]
             value = tatoeba_accuracy(embed(pair.english), embed(pair.other), device=device)
-            rows.append(_row(task, lang, "test", spec.metric, value, common))
+            rows.append(_row(task, lang, "test", spec.metrics[0], value, common))
             continue
         mined = {}
         for split, part in data[lang].items():

@@ -2,16 +2,22 @@
 
 The ``runs_with`` column says ``fairseq`` for tasks that run through fairseq-train /
 fairseq-validate and names the command for tasks scored without training (retrieval:
-``stilts-retrieve``). Intermediate tasks come first, then auxiliary ones (masked-LM, trained beside
-them), then targets; ``any`` languages: those of the data a user brings.
+``stilts-retrieve``); ``task_class`` is the fairseq task class ``--task NAME`` runs, in the file
+that defines its family. Intermediate tasks come first, then auxiliary ones (masked-LM, trained
+beside them), then targets; ``any`` languages: those of the data a user brings.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
+from pathlib import Path
+
+from fairseq.tasks import TASK_REGISTRY
 
 from fairseq_stilts.cli.main import cli
-from fairseq_stilts.registry import SCORED_ONLY, all_specs
+from fairseq_stilts.registry import all_specs, get_family
+from fairseq_stilts.runtime import USER_DIR
 
 ROLES = ("intermediate", "auxiliary", "target")
 
@@ -20,13 +26,24 @@ ROLES = ("intermediate", "auxiliary", "target")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="stilts-tasks", description=__doc__)
     parser.parse_args(argv)
-    rows = [("task", "role", "family", "runs_with", "languages")]
+    rows = [("task", "role", "family", "runs_with", "task_class", "languages")]
     for spec in sorted(all_specs().values(), key=lambda s: (ROLES.index(s.role), s.name)):
-        runs_with = SCORED_ONLY.get(spec.family, "fairseq")
+        runs_with = get_family(spec.family).scored_by or "fairseq"
         languages = " ".join(spec.languages) or "any"
-        rows.append((spec.name, spec.role, spec.family, runs_with, languages))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        rows.append(
+            (spec.name, spec.role, spec.family, runs_with, _defined_in(spec.name), languages)
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print(
-            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[4]
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1]
         )
+
+
+def _defined_in(task: str) -> str:
+    """``Class (file)`` of the family task class behind ``--task task``."""
+    family_class = TASK_REGISTRY[task].__mro__[1]
+    path = Path(inspect.getfile(family_class))
+    root = Path(USER_DIR).parent
+    shown = path.relative_to(root) if path.is_relative_to(root) else path
+    return f"{family_class.__name__} ({shown})"

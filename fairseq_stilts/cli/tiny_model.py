@@ -15,10 +15,10 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from fairseq_stilts.cli.fairseq_tools import run_fairseq
 from fairseq_stilts.cli.main import cli
-from fairseq_stilts.data.encoder import DICT_FILE, SPM_FILE, PieceEncoder
-from fairseq_stilts.data.indexed import write_indexed
+from fairseq_stilts.data.prepare.encoder import DICT_FILE, SPM_FILE, PieceEncoder
+from fairseq_stilts.data.prepare.indexed import write_indexed
+from fairseq_stilts.runtime import run_fairseq
 from fairseq_stilts.tiny import DATA_DIR
 
 VOCAB_SIZE = 400

@@ -32,10 +32,10 @@ from fairseq_stilts.convert.names import (
     encoder_names,
 )
 from fairseq_stilts.convert.vocab import dictionary_text
-from fairseq_stilts.data.encoder import DICT_FILE, SPM_FILE
+from fairseq_stilts.data.prepare.encoder import DICT_FILE, SPM_FILE
 from fairseq_stilts.errors import DataError
 from fairseq_stilts.models.stilts_xlmr import StiltsXLMRModel
-from fairseq_stilts.retrieval.checkpoint import DictionaryOnlyTask
+from fairseq_stilts.runtime import DictionaryOnlyTask
 from fairseq_stilts.writes import folder_written_atomically
 
 FAIRSEQ_LAYER_NORM_EPS = 1e-5  # fairseq's LayerNorm default, used throughout its RoBERTa

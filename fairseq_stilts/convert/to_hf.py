@@ -34,7 +34,7 @@ from fairseq_stilts.convert.names import (
     encoder_names,
 )
 from fairseq_stilts.convert.vocab import check_dictionary
-from fairseq_stilts.data.encoder import DICT_FILE, SPM_FILE, dictionary_fingerprint
+from fairseq_stilts.data.prepare.encoder import DICT_FILE, SPM_FILE, dictionary_fingerprint
 from fairseq_stilts.errors import DataError, StiltsError
 from fairseq_stilts.models.stilts_xlmr import FINGERPRINT, PER_TOKEN, SPAN
 from fairseq_stilts.writes import folder_written_atomically

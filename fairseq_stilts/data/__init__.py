@@ -1,1 +1,1 @@
-"""Raw files -> examples -> encoded, binarized fairseq data folders."""
+"""Data: preparation of data folders (``prepare/``) and the datasets tasks read them with (``datasets/``)."""

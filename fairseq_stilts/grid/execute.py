@@ -10,11 +10,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from fairseq_stilts.cli.fairseq_tools import fairseq_executable
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.grid.folder import done_marker, is_done, log_path
 from fairseq_stilts.grid.runs import RESULTS, Run, run_dir
 from fairseq_stilts.results.store import append_rows
+from fairseq_stilts.runtime import fairseq_executable
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,9 @@ from typing import Any
 
 import yaml
 
-from fairseq_stilts.data.prepare import read_manifest
+from fairseq_stilts.data.prepare.manifest import read_manifest
 from fairseq_stilts.errors import StiltsError
-from fairseq_stilts.registry import all_specs
-from fairseq_stilts.tasks.multitask import FAMILY_CRITERIA
+from fairseq_stilts.registry import all_specs, get_family, get_spec
 
 PLAN_KEYS = (
     "model",
@@ -61,7 +60,7 @@ class Plan:
 
 def intermediate_tasks() -> list[str]:
     """Tasks a setting can train on (every family with a criterion)."""
-    return sorted(n for n, s in all_specs().items() if s.family in FAMILY_CRITERIA)
+    return sorted(n for n, s in all_specs().items() if get_family(s.family).trainable)
 
 
 def target_tasks() -> list[str]:
@@ -69,7 +68,13 @@ def target_tasks() -> list[str]:
 
 
 def is_retrieval(task: str) -> bool:
-    return all_specs()[task].family == "retrieval"
+    """Scored without training, by a command of its own (its family's ``scored_by``)."""
+    return get_family(get_spec(task).family).scored_by is not None
+
+
+def is_auxiliary(task: str) -> bool:
+    """Trained beside an intermediate task (masked-LM), not a setting's supervised task."""
+    return get_spec(task).role == "auxiliary"
 
 
 def read_plan(path: str | Path) -> dict:
@@ -203,12 +208,12 @@ def _languages(where: str, raw: Any, tasks: list[str], folders: dict[str, Path])
     key = f"{where}.languages"
     languages = [str(lang) for lang in _list(key, raw)]
     _unique(key, languages)
-    if len(tasks) != 1 or tasks[0] == "mlm":
+    if len(tasks) != 1 or is_auxiliary(tasks[0]):
         raise StiltsError(
             f"{key}: training languages apply to a setting of one supervised task (got tasks "
             f"{tasks}); for multi-task, prepare each task's data folder with the languages to train on"
         )
-    recorded = read_manifest(folders[tasks[0]], tasks[0]).get("train_languages")
+    recorded = read_manifest(folders[tasks[0]], tasks[0]).train_languages
     if not recorded:
         raise StiltsError(
             f"{key}: {folders[tasks[0]]}/manifest.json records no training languages; prepare "
@@ -226,7 +231,7 @@ def _languages(where: str, raw: Any, tasks: list[str], folders: dict[str, Path])
 
 def prepared_languages(task: str, folder: Path) -> list[str]:
     """The training languages of a prepared data folder (English where none are recorded)."""
-    return list(read_manifest(folder, task).get("train_languages") or ["en"])
+    return list(read_manifest(folder, task).train_languages or ["en"])
 
 
 def _prepared(key: str, task: str, folder: Path) -> Path:

@@ -8,10 +8,15 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from fairseq_stilts.cli.fairseq_tools import USER_DIR
-from fairseq_stilts.grid.plan import Plan, Setting, is_retrieval, prepared_languages
-from fairseq_stilts.registry import get_spec
-from fairseq_stilts.tasks.multitask import FAMILY_CRITERIA
+from fairseq_stilts.grid.plan import (
+    Plan,
+    Setting,
+    is_auxiliary,
+    is_retrieval,
+    prepared_languages,
+)
+from fairseq_stilts.registry import get_family, get_spec
+from fairseq_stilts.runtime import USER_DIR
 
 RESULTS = "results.json"  # what a target run's evaluation writes, in its run folder
 
@@ -66,7 +71,7 @@ def intermediate_languages(setting: Setting) -> tuple[str, ...]:
         found = {
             lang
             for t in setting.tasks
-            if t != "mlm"
+            if not is_auxiliary(t)
             for lang in prepared_languages(t, setting.data[t])
         }
     return tuple(sorted(found, key=lambda lang: (lang != "en", lang)))
@@ -74,7 +79,7 @@ def intermediate_languages(setting: Setting) -> tuple[str, ...]:
 
 def criterion(task: str) -> str:
     """The criterion that trains ``task`` alone (its family's)."""
-    return FAMILY_CRITERIA[get_spec(task).family]["_name"]
+    return get_family(get_spec(task).family).criterion
 
 
 def _train(data: Path, task: str, crit: str, init: Path, seed: int, save: Path) -> list[str]:

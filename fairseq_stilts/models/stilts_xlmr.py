@@ -24,13 +24,16 @@ from fairseq.models.roberta.model import (
 from fairseq.models.roberta.model_xlmr import XLMRModel
 from fairseq.utils import safe_getattr
 
-from fairseq_stilts.data.encoder import dictionary_fingerprint
+from fairseq_stilts.data.prepare.encoder import dictionary_fingerprint
 from fairseq_stilts.errors import StiltsError
 
 FINGERPRINT = "dictionary_fingerprint"
 EMBEDDINGS = "encoder.sentence_encoder.embed_tokens.weight"
 PER_TOKEN = "per_token"
 SPAN = "span"
+# The head kinds a family can ask for (Family.head).
+SENTENCE, TOKEN = "sentence", "token"
+HEAD_KIND_NAMES = (SENTENCE, TOKEN, SPAN)
 
 
 class TaggingHead(RobertaClassificationHead):
@@ -86,6 +89,18 @@ class StiltsXLMRModel(XLMRModel):
         fingerprint = dictionary_fingerprint(task.source_dictionary)
         model.register_buffer(FINGERPRINT, torch.tensor(fingerprint, dtype=torch.long))
         return model
+
+    def register_task_head(self, kind: str, name: str, num_classes: int) -> None:
+        """A head of ``kind`` (a family's :attr:`~fairseq_stilts.registry.Family.head`):
+        ``sentence`` (fairseq's classification head), ``token`` (tagging) or ``span`` (QA)."""
+        if kind == SENTENCE:
+            self.register_classification_head(name, num_classes=num_classes)
+        elif kind == TOKEN:
+            self.register_tagging_head(name, num_classes)
+        elif kind == SPAN:
+            self.register_span_head(name)
+        else:
+            raise ValueError(f"unknown head kind {kind!r}; known: {HEAD_KIND_NAMES}")
 
     def register_tagging_head(self, name: str, num_classes: int) -> None:
         """A per-token head under ``name`` in ``classification_heads``."""

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from fairseq_stilts.errors import StiltsError
-from fairseq_stilts.results.store import Row, to_row
+from fairseq_stilts.results.row import Row, to_row
 
 
 def append(path: Path, rows: Sequence[Row]) -> None:

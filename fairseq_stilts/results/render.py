@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from fairseq_stilts.results.report import AVERAGE, Report
-from fairseq_stilts.results.scores import OFFICIAL_METRICS, Summary
+from fairseq_stilts.results.scores import Summary, official_metrics, xtreme_targets
 from fairseq_stilts.writes import write_atomic
 
 
@@ -44,12 +44,12 @@ def markdown(report: Report) -> str:
     lines += ["", "## XTREME task scores", ""]
     lines.append(
         "Task score: mean over languages of the official metric ("
-        + "; ".join(f"{t}: {' + '.join(OFFICIAL_METRICS[t])}" for t in report.tasks)
+        + "; ".join(f"{t}: {' + '.join(official_metrics(t))}" for t in report.tasks)
         + "); span QA: (mean EM + mean F1) / 2. Cells: mean ± std over seeds (ddof=1), n seeds."
     )
     if report.average_tasks:
         lines.append(
-            f"The average is over {len(report.average_tasks)} of the {len(OFFICIAL_METRICS)} "
+            f"The average is over {len(report.average_tasks)} of the {len(xtreme_targets())} "
             f"XTREME tasks: {', '.join(report.average_tasks)}."
         )
     lines.append("")

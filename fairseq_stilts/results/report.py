@@ -16,16 +16,17 @@ from dataclasses import dataclass, field
 
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.results.bootstrap import paired_bootstrap_ci
+from fairseq_stilts.results.row import Row
 from fairseq_stilts.results.scores import (
-    OFFICIAL_METRICS,
     Summary,
     language_scores,
     language_values,
     latest,
+    official_metrics,
     summarize,
     task_scores,
+    xtreme_targets,
 )
-from fairseq_stilts.results.store import Row
 
 AVERAGE = "average"
 
@@ -86,7 +87,7 @@ def build_report(
     if (english is None) != (multilingual is None):
         raise StiltsError("name both --english and --multilingual, or neither")
     targets = sorted({row.target for row in rows}, key=_target_order)
-    tasks = [t for t in targets if t in OFFICIAL_METRICS]
+    tasks = [t for t in targets if t in xtreme_targets()]
     report = Report(
         split=split,
         baseline=baseline,
@@ -130,7 +131,7 @@ def _ordered(names: set[str], first: str) -> list[str]:
 
 
 def _target_order(target: str) -> tuple[int, str]:
-    order = list(OFFICIAL_METRICS)
+    order = list(xtreme_targets())
     return (order.index(target) if target in order else len(order), target)
 
 
@@ -147,7 +148,7 @@ def _language_tables(
     tables = {}
     for target in targets:
         found = {row.metric for row in rows if row.target == target}
-        official = [m for m in OFFICIAL_METRICS.get(target, ()) if m in found]
+        official = [m for m in official_metrics(target) if m in found]
         for metric in official + sorted(found - set(official)):
             tables[target, metric] = language_values(rows, target, metric)
     return tables

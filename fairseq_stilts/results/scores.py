@@ -1,7 +1,7 @@
 """XTREME scoring of result rows: per-language values, task scores and their seed statistics.
 
-A task's score is the mean over languages of its official metric (SPEC section 3); for span QA
-it is (mean EM + mean F1) / 2. Computed per language as the mean of the official metrics, which
+A task's score is the mean over languages of its official metric (its spec's ``metrics``,
+docs/scoring.md); for span QA it is (mean EM + mean F1) / 2. Computed per language as the mean of the official metrics, which
 is the same number when every language has all of them (languages missing one are left out).
 """
 
@@ -11,21 +11,18 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from fairseq_stilts.results.store import Row
+from fairseq_stilts.registry import all_specs, get_spec
+from fairseq_stilts.results.row import Row
 
-# Official metrics of the XTREME targets, in SPEC order; a task's score averages them.
-QA = ("exact_match", "f1")
-OFFICIAL_METRICS: dict[str, tuple[str, ...]] = {
-    "xnli": ("accuracy",),
-    "pawsx": ("accuracy",),
-    "udpos": ("seqeval_f1",),
-    "panx": ("seqeval_f1",),
-    "xquad": QA,
-    "mlqa": QA,
-    "tydiqa": QA,
-    "bucc": ("bucc_f1",),
-    "tatoeba": ("accuracy",),
-}
+
+def xtreme_targets() -> tuple[str, ...]:
+    """The XTREME target tasks, in the order their specs were registered."""
+    return tuple(name for name, spec in all_specs().items() if spec.role == "target")
+
+
+def official_metrics(target: str) -> tuple[str, ...]:
+    """The metrics whose mean is ``target``'s score (none for a task that is not a target)."""
+    return get_spec(target).metrics if target in xtreme_targets() else ()
 
 
 @dataclass(frozen=True)
@@ -69,7 +66,7 @@ def language_values(rows: Iterable[Row], target: str, metric: str) -> dict[str, 
 def language_scores(rows: Iterable[Row], target: str) -> dict[tuple[str, int], dict[str, float]]:
     """(setting, seed) -> language -> the task-level score of that language (mean of the
     official metrics; a language lacking one of them is left out)."""
-    metrics = OFFICIAL_METRICS[target]
+    metrics = official_metrics(target)
     values: dict[tuple[str, int], dict[str, dict[str, float]]] = {}
     for row in rows:
         if row.target == target and row.metric in metrics:

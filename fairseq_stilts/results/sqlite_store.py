@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from fairseq_stilts.errors import StiltsError
-from fairseq_stilts.results.store import FIELDS, Row, to_row
+from fairseq_stilts.results.row import FIELDS, Row, to_row
 
 TABLE = "results"
 BUSY_TIMEOUT_S = 60.0  # a concurrent writer holds the lock for one short transaction

@@ -9,7 +9,8 @@ register_spec(
         role="auxiliary",
         description="masked-LM on raw multilingual text (RAW/<lang>.txt, one sentence per line)",
         languages=(),  # any: the languages of the raw text files
-        metric="loss",
+        metrics=(),  # no score of its own: trained beside an intermediate task
+        scoring="loss",
         max_length=256,
     )
 )

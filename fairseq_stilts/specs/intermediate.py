@@ -1,4 +1,4 @@
-"""Intermediate (phase 2) tasks of X-STILTs, all English. Facts: SPEC.md section 2."""
+"""Intermediate (phase 2) tasks of X-STILTs, all English. Facts: docs/tasks.md."""
 
 from fairseq_stilts.registry import Source, TaskSpec, register_spec
 
@@ -41,7 +41,8 @@ def _english_classification(
             role="intermediate",
             description=description,
             languages=EN,
-            metric="accuracy",
+            metrics=("accuracy",),
+            scoring="accuracy",
             max_length=256,
             input_fields=input_fields,
             labels=labels,
@@ -51,7 +52,7 @@ def _english_classification(
     )
 
 
-# Translated training data (translate-train, SPEC.md section 4): a ``{lang}`` training source is
+# Translated training data (translate-train, docs/data-formats.md): a ``{lang}`` training source is
 # read only for the languages asked for with stilts-prepare --train-languages.
 XNLI_MT_COLUMNS = {"sentence1": "premise", "sentence2": "hypo", "label": "label"}
 _english_classification(
@@ -117,7 +118,8 @@ for _name, _version, _translated in (
             description=f"SQuAD v{_version}"
             + (" (with unanswerable questions)" if _version == "2.0" else ""),
             languages=EN,
-            metric="squad_f1_em",
+            metrics=("f1", "exact_match"),
+            scoring="squad_v2" if _version == "2.0" else "squad_v1",
             max_length=384,
             input_fields=("question", "context"),
             sources=(
@@ -165,7 +167,8 @@ for _name, _desc, _n, _reader, _train, _dev, _columns in (
             role="intermediate",
             description=_desc,
             languages=EN,
-            metric="accuracy",
+            metrics=("accuracy",),
+            scoring="accuracy",
             max_length=256,
             input_fields=("context", "choices"),
             labels=tuple(str(i) for i in range(_n)),
@@ -183,7 +186,8 @@ register_spec(
         role="intermediate",
         description="CCGbank supertags (~1,363 tags; licensed data, local files only)",
         languages=EN,
-        metric="token_accuracy",
+        metrics=("token_accuracy",),
+        scoring="token_accuracy",
         max_length=256,
         input_fields=("tokens",),
         sources=(

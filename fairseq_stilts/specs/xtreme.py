@@ -1,4 +1,4 @@
-"""The nine XTREME target tasks, in the layout of XTREME's download script. SPEC.md sections 3-4."""
+"""The nine XTREME target tasks, in the layout of XTREME's download script. Facts: docs/tasks.md, docs/data-formats.md."""
 
 from fairseq_stilts.registry import Source, TaskSpec, register_spec
 
@@ -28,7 +28,7 @@ def _xtreme_layout(reader: str, columns: dict, ext: str = "tsv") -> tuple[Source
 
 
 PAIR_COLUMNS = {"sentence1": 0, "sentence2": 1, "label": 2}
-# Retrieval (SPEC.md section 4): BUCC sentence files ``id<TAB>sentence``, gold ``id_l<TAB>id_en``;
+# Retrieval (docs/data-formats.md): BUCC sentence files ``id<TAB>sentence``, gold ``id_l<TAB>id_en``;
 # Tatoeba: one sentence per line, line i of ``<l>-en.<l>`` translating line i of ``<l>-en.en``.
 ID_SENTENCE = {"id": 0, "sentence": 1}
 GOLD_PAIR = {"source_id": 0, "target_id": 1}
@@ -40,7 +40,8 @@ register_spec(
         role="target",
         description="Cross-lingual NLI; English train is MNLI",
         languages=XNLI_LANGS,
-        metric="accuracy",
+        metrics=("accuracy",),
+        scoring="accuracy",
         max_length=256,
         input_fields=("sentence1", "sentence2"),
         labels=("entailment", "neutral", "contradiction"),
@@ -56,7 +57,8 @@ register_spec(
         role="target",
         description="PAWS-X paraphrase adversaries; English train is PAWS-Wiki",
         languages=PAWSX_LANGS,
-        metric="accuracy",
+        metrics=("accuracy",),
+        scoring="accuracy",
         max_length=256,
         input_fields=("sentence1", "sentence2"),
         labels=("0", "1"),
@@ -75,9 +77,9 @@ register_spec(
     )
 )
 
-for _name, _desc, _langs, _tags, _metric in (
-    ("udpos", "Universal Dependencies v2.5 POS tags", UDPOS_LANGS, UPOS_TAGS, "seqeval_f1"),
-    ("panx", "WikiANN named entities (IOB2)", PANX_LANGS, NER_TAGS, "seqeval_f1"),
+for _name, _desc, _langs, _tags, _extra in (
+    ("udpos", "Universal Dependencies v2.5 POS tags", UDPOS_LANGS, UPOS_TAGS, ("token_accuracy",)),
+    ("panx", "WikiANN named entities (IOB2)", PANX_LANGS, NER_TAGS, ()),
 ):
     register_spec(
         TaskSpec(
@@ -86,7 +88,9 @@ for _name, _desc, _langs, _tags, _metric in (
             role="target",
             description=_desc,
             languages=_langs,
-            metric=_metric,
+            metrics=("seqeval_f1",),
+            extra_metrics=_extra,
+            scoring="seqeval",
             max_length=256,
             input_fields=("tokens",),
             labels=_tags,
@@ -94,7 +98,7 @@ for _name, _desc, _langs, _tags, _metric in (
         )
     )
 
-# Span QA (SPEC.md section 4): RAW is the task's folder of XTREME's download layout; English
+# Span QA (docs/data-formats.md): RAW is the task's folder of XTREME's download layout; English
 # training data is SQuAD v1.1 from the sibling ``squad/`` folder (TyDiQA has its own). TyDiQA-GoldP
 # files are multilingual (ids start with the language's name) and its dev set is XTREME's test set.
 SQUAD_TRAIN = Source("train", "../squad/train-v1.1.json", "squad_json", {})
@@ -141,7 +145,8 @@ for _name, _desc, _langs in (
             role="target",
             description=_desc,
             languages=tuple(_langs.split()),
-            metric="mlqa_f1_em" if _name == "mlqa" else "squad_f1_em",
+            metrics=("f1", "exact_match"),
+            scoring="mlqa" if _name == "mlqa" else "squad_v1",
             max_length=384,
             input_fields=("question", "context"),
             sources=QA_SOURCES[_name],
@@ -155,7 +160,8 @@ register_spec(
         role="target",
         description="BUCC 2018 bitext mining against English (no training data)",
         languages=("de", "fr", "ru", "zh"),
-        metric="bucc_f1",
+        metrics=("bucc_f1",),
+        scoring="bucc",
         max_length=512,
         input_fields=("sentence",),
         sources=tuple(
@@ -177,7 +183,8 @@ register_spec(
         role="target",
         description="Tatoeba sentence retrieval against English (no training data)",
         languages=TATOEBA_LANGS,
-        metric="accuracy",
+        metrics=("accuracy",),
+        scoring="tatoeba",
         max_length=512,
         input_fields=("sentence",),
         sources=(

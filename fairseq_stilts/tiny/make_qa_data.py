@@ -1,4 +1,4 @@
-"""Generate the tiny span-QA fixture data in the real on-disk layouts (SPEC.md section 4).
+"""Generate the tiny span-QA fixture data in the real on-disk layouts (docs/data-formats.md).
 
 SQuAD v1.1/v2.0 (``squad/``, with XTREME's translate-train of v1.1 in de/es/fr), XQuAD (``xquad/``), MLQA (``mlqa/MLQA_V1/``) and TyDiQA-GoldP
 (``tydiqa/``, multilingual files whose ids start with the language's name). A context says where

@@ -1,0 +1,1 @@
+"""The runtime fairseq datasets the tasks build on: length grouping, language sampling, row groups."""

@@ -1,0 +1,33 @@
+"""Encode many texts with the model's sentencepiece, in a worker pool when it pays."""
+
+from __future__ import annotations
+
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+
+from fairseq_stilts.data.prepare.encoder import PieceEncoder
+
+
+def encode_all(
+    texts: list[tuple[str, ...]], encoder: PieceEncoder, workers: int
+) -> list[np.ndarray]:
+    """Ids (pieces + ``</s>``) of every text of every tuple, flattened in order."""
+    flat = [text for row in texts for text in row]
+    if workers <= 1 or len(flat) < 1000:
+        return [encoder.encode(t) for t in flat]
+    with Pool(workers, initializer=_init_worker, initargs=(encoder.model_dir,)) as pool:
+        return pool.map(_encode, flat, chunksize=256)
+
+
+_worker_encoder: PieceEncoder | None = None
+
+
+def _init_worker(model_dir: Path) -> None:
+    global _worker_encoder
+    _worker_encoder = PieceEncoder(model_dir)
+
+
+def _encode(text: str) -> np.ndarray:
+    return _worker_encoder.encode(text)

@@ -1,0 +1,48 @@
+"""Sentence and sentence-pair classification (MNLI, ANLI+, QQP, SST-2, XNLI, PAWS-X).
+
+Reads folders made by ``stilts-prepare`` (:mod:`fairseq_stilts.data.prepare.texts`): each example
+is ``<s> A </s> </s> B </s>`` (as XLM-R was trained), truncated to --max-seq-length, scored by the
+task's sentence head. Batching, languages, heads, predictions: :mod:`fairseq_stilts.families.stilts_task`.
+"""
+
+from pathlib import Path
+
+from fairseq.data import (
+    Dictionary,
+    IdDataset,
+    NestedDictionaryDataset,
+    NumelDataset,
+    NumSamplesDataset,
+)
+
+from fairseq_stilts.families.inputs import (
+    load_inputs,
+    load_label_dictionary,
+    load_targets,
+    net_input,
+    sequence,
+)
+from fairseq_stilts.families.stilts_task import StiltsTask, SupervisedConfig
+
+
+class ClassificationTask(StiltsTask):
+    """The classification family."""
+
+    @classmethod
+    def load_label_dictionary(cls, data: Path, cfg: SupervisedConfig) -> Dictionary:
+        return load_label_dictionary(data, cfg)
+
+    def load_dataset(self, split: str, combine: bool = False, **kwargs):
+        inputs = load_inputs(self, split)
+        tokens = sequence(self, split, inputs[0], *inputs[1:])
+        dataset = NestedDictionaryDataset(
+            {
+                "id": IdDataset(),
+                "net_input": net_input(self, tokens),
+                "target": load_targets(self, split),
+                "nsentences": NumSamplesDataset(),
+                "ntokens": NumelDataset(tokens, reduce=True),
+            },
+            sizes=[tokens.sizes],
+        )
+        return self.set_dataset(split, dataset, tokens.sizes)

@@ -1,0 +1,18 @@
+"""The masked-LM family: multilingual text trained through the pretrained model's LM head."""
+
+from fairseq_stilts.families.mlm.prepare import prepare
+from fairseq_stilts.families.mlm.task import MLMConfig, MLMTask
+from fairseq_stilts.registry import Family, register_family
+
+FAMILY = register_family(
+    Family(
+        name="mlm",
+        task=MLMTask,
+        config=MLMConfig,
+        criterion="masked_lm",  # fairseq's own
+        # a sub-task's config does not reach ``common.tpu``, which masked_lm would ask for
+        criterion_overrides={"tpu": False},
+        prepare=prepare,
+        metrics=("loss",),
+    )
+)

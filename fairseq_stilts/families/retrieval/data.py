@@ -1,0 +1,112 @@
+"""Read one language of a retrieval task from its raw files (the spec's ``sources``), checked.
+
+Tatoeba: two files of equal length, line i of one translating line i of the other. BUCC, per
+split: ``id -> sentence`` maps of both sides (ids unique) and gold id pairs whose ids exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fairseq_stilts.data.prepare.readers import get_reader
+from fairseq_stilts.errors import DataError, StiltsError
+from fairseq_stilts.registry import Source, TaskSpec
+
+
+@dataclass(frozen=True)
+class TatoebaPair:
+    other: list[str]
+    english: list[str]
+
+
+@dataclass(frozen=True)
+class BuccSplit:
+    source: dict[str, str]  # the non-English side: id -> sentence, in file order
+    target: dict[str, str]  # English
+    gold: list[tuple[str, str]]
+
+
+def source_path(raw: Path, source: Source, lang: str) -> Path:
+    return Path(raw) / source.pattern.format(lang=lang)
+
+
+def check_languages(spec: TaskSpec, raw: Path, languages: list[str] | None) -> list[str]:
+    """The requested languages (all valid), or every language whose files are all in ``raw``."""
+    if languages:
+        unknown = [lang for lang in languages if lang not in spec.languages]
+        if unknown:
+            raise StiltsError(
+                f"--languages: {spec.name} has no language(s) {unknown}; "
+                f"valid: {' '.join(spec.languages)}"
+            )
+        return list(dict.fromkeys(languages))
+    if not Path(raw).is_dir():
+        raise StiltsError(f"{raw}: raw data folder not found")
+    found = [
+        lang
+        for lang in spec.languages
+        if all(source_path(raw, s, lang).is_file() for s in spec.sources)
+    ]
+    if not found:
+        patterns = ", ".join(s.pattern for s in spec.sources)
+        raise StiltsError(f"{raw}: no {spec.name} files for any language (expected {patterns})")
+    return found
+
+
+def _read(raw: Path, source: Source, lang: str, fields: tuple[str, ...]):
+    path = source_path(raw, source, lang)
+    return list(get_reader(source.reader)(path, source.columns, fields, source.header))
+
+
+def read_tatoeba(spec: TaskSpec, raw: Path, lang: str) -> TatoebaPair:
+    by_side = {}
+    for source in spec.sources:
+        side = "en" if source.lang == "en" else "other"
+        by_side[side] = (
+            source_path(raw, source, lang),
+            _read(raw, source, lang, spec.input_fields),
+        )
+    (other_path, other), (en_path, english) = by_side["other"], by_side["en"]
+    if len(other) != len(english):
+        raise DataError(
+            other_path,
+            f"{len(other)} lines but {en_path} has {len(english)}: "
+            "line i of each file must translate line i of the other",
+        )
+    return TatoebaPair([e.texts[0] for e in other], [e.texts[0] for e in english])
+
+
+def _sentences(raw: Path, source: Source, lang: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for example in _read(raw, source, lang, ()):
+        sentence_id, sentence = example.texts
+        if sentence_id in out:
+            raise DataError(example.path, f"duplicate id {sentence_id!r}", example.line)
+        out[sentence_id] = sentence
+    return out
+
+
+def read_bucc(spec: TaskSpec, raw: Path, lang: str, split: str) -> BuccSplit:
+    sides: dict[str, tuple[Path, dict[str, str]]] = {}
+    gold_source = None
+    for source in spec.sources:
+        if source.split != split:
+            continue
+        if "source_id" in source.columns:
+            gold_source = source
+        else:
+            side = "en" if source.lang == "en" else lang
+            sides[side] = (source_path(raw, source, lang), _sentences(raw, source, lang))
+    if gold_source is None or set(sides) != {"en", lang}:
+        raise StiltsError(f"spec {spec.name!r} has no complete {split} file layout")
+    gold = []
+    for example in _read(raw, gold_source, lang, ()):
+        for sentence_id, side in zip(example.texts, (lang, "en"), strict=True):
+            path, sentences = sides[side]
+            if sentence_id not in sentences:
+                raise DataError(
+                    example.path, f"gold id {sentence_id!r} is not in {path}", example.line
+                )
+        gold.append(example.texts)
+    return BuccSplit(sides[lang][1], sides["en"][1], gold)

@@ -1,1 +1,0 @@
-"""Retrieval (BUCC, Tatoeba): sentence embeddings from any checkpoint's encoder, read and scored."""

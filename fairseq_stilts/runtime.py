@@ -1,0 +1,99 @@
+"""The lowest layer every command shares: the version, the pretrained model folder's files, the
+stock fairseq executables (fairseq-train, fairseq-validate, ...) run with the plugin, and loading
+a checkpoint's encoder without a data folder."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fairseq_stilts.errors import StiltsError
+
+if TYPE_CHECKING:  # fairseq is imported where it is used: this module stays light
+    from fairseq.data import Dictionary
+    from fairseq.models.roberta import RobertaModel
+
+__version__ = "0.1.0"
+USER_DIR = str(Path(__file__).parent)  # the package folder: fairseq's --user-dir
+DICT_FILE = "dict.txt"  # a pretrained model folder's dictionary ...
+SPM_FILE = "sentencepiece.bpe.model"  # ... and sentencepiece model, as XLM-R's release has them
+
+
+def fairseq_executable(name: str) -> str:
+    """The console script installed beside this Python (the venv's fairseq-train, ...)."""
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        raise StiltsError(f"{name} not found beside {sys.executable}: is fairseq installed here?")
+    return str(path)
+
+
+def run_fairseq(name: str, args: list[str], log: Path) -> str:
+    """Run ``name`` with ``--user-dir`` set; keep its output in ``log``; return that output."""
+    command = [fairseq_executable(name), *args, "--user-dir", USER_DIR]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(command, capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    log.write_text(" ".join(command) + "\n" + output)
+    if result.returncode != 0:
+        tail = "\n".join(output.strip().splitlines()[-15:])
+        raise StiltsError(f"{name} failed (exit {result.returncode}); log: {log}\n{tail}")
+    return output
+
+
+EMBEDDINGS = "encoder.sentence_encoder.embed_tokens.weight"
+
+
+class DictionaryOnlyTask:
+    """What RoBERTa's ``build_model`` asks of a task: the dictionaries."""
+
+    def __init__(self, dictionary: Dictionary) -> None:
+        self.source_dictionary = self.target_dictionary = dictionary
+
+
+def load_encoder(checkpoint: str | Path, model_dir: str | Path) -> RobertaModel:
+    """The checkpoint's XLM-R model (without classification heads), in eval mode, on the CPU.
+
+    The model is rebuilt from the checkpoint's own model config with the pretrained model
+    folder's ``dict.txt`` (+ ``<mask>``, as the tasks add it), so no prepared data folder is
+    needed; the encoder's weights must all be in the checkpoint.
+    """
+    from fairseq import checkpoint_utils
+    from fairseq.data import Dictionary
+    from fairseq.models import ARCH_MODEL_REGISTRY, build_model
+    from fairseq.models.roberta import RobertaModel
+
+    checkpoint = Path(checkpoint)
+    if not checkpoint.is_file():
+        raise StiltsError(f"{checkpoint}: checkpoint not found")
+    dict_path = Path(model_dir) / DICT_FILE
+    if not dict_path.is_file():
+        raise StiltsError(f"{dict_path}: missing (--model-dir is the pretrained model folder)")
+    state = checkpoint_utils.load_checkpoint_to_cpu(str(checkpoint))
+    cfg = state.get("cfg")
+    model_cfg = getattr(cfg, "model", None) if cfg is not None else None
+    arch = getattr(model_cfg, "_name", None) or getattr(model_cfg, "arch", None)
+    model_class = ARCH_MODEL_REGISTRY.get(arch)
+    if model_class is None or not issubclass(model_class, RobertaModel):
+        raise StiltsError(
+            f"{checkpoint}: model {arch!r} is not an XLM-R/RoBERTa encoder; this reads "
+            "checkpoints of the pretrained model or of fairseq-train --arch xlmr_*"
+        )
+    dictionary = Dictionary.load(str(dict_path))
+    dictionary.add_symbol("<mask>")
+    weights = state["model"].get(EMBEDDINGS)
+    if weights is not None and weights.size(0) != len(dictionary):
+        raise StiltsError(
+            f"{checkpoint}: the checkpoint's vocabulary has {weights.size(0)} entries but "
+            f"{dict_path} (+ <mask>) has {len(dictionary)}: pass the model folder it was trained from"
+        )
+    model = build_model(model_cfg, DictionaryOnlyTask(dictionary))
+    result = model.load_state_dict(state["model"], strict=False, model_cfg=model_cfg)
+    missing = [key for key in result.missing_keys if key.startswith("encoder.sentence_encoder.")]
+    if missing:
+        raise StiltsError(
+            f"{checkpoint}: encoder weights missing from the checkpoint: {missing[:5]}"
+        )
+    model.eval()
+    return model
