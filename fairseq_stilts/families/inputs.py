@@ -1,11 +1,10 @@
 """Dataset building blocks the families' tasks share: the binarized inputs of a subset, XLM-R's
-sequences, padded net inputs, label dictionaries and targets."""
+sequences, padded net inputs, and label targets."""
 
 from pathlib import Path
 
 from fairseq.data import (
     ConcatSentencesDataset,
-    Dictionary,
     NumelDataset,
     OffsetTokensDataset,
     PrependTokenDataset,
@@ -15,20 +14,7 @@ from fairseq.data import (
 )
 from fairseq.data.shorten_dataset import maybe_shorten_dataset
 
-from fairseq_stilts.errors import StiltsError
-from fairseq_stilts.families.stilts_task import StiltsTask, SupervisedConfig
-
-
-def load_label_dictionary(data: Path, cfg: SupervisedConfig) -> Dictionary:
-    """``label/dict.txt``; ``--num-classes``, if given, must match it."""
-    label_dictionary = Dictionary.load(str(data / "label" / "dict.txt"))
-    labels = label_dictionary.symbols[label_dictionary.nspecial :]
-    if cfg.num_classes > 0 and cfg.num_classes != len(labels):
-        raise StiltsError(
-            f"--num-classes {cfg.num_classes} does not match the {len(labels)} labels of "
-            f"{data / 'label' / 'dict.txt'} ({' '.join(labels)})"
-        )
-    return label_dictionary
+from fairseq_stilts.families.stilts_task import StiltsTask
 
 
 def load_inputs(task: StiltsTask, split: str) -> list:

@@ -101,6 +101,7 @@ class StiltsTask(FairseqTask):
 
     spec: ClassVar[TaskSpec]
     dictionary_file: ClassVar[str] = "input0/dict.txt"  # the model's dict.txt, in the folder
+    labelled: ClassVar[bool] = False  # the folder has a label dictionary, label/dict.txt
 
     def __init__(
         self,
@@ -133,8 +134,18 @@ class StiltsTask(FairseqTask):
 
     @classmethod
     def load_label_dictionary(cls, data: Path, cfg: StiltsConfig) -> Dictionary | None:
-        """The folder's ``label/dict.txt`` where the family has one (default: none)."""
-        return None
+        """The folder's ``label/dict.txt`` if the family is ``labelled``; ``--num-classes``, if
+        given, must match it."""
+        if not cls.labelled:
+            return None
+        label_dictionary = Dictionary.load(str(data / "label" / "dict.txt"))
+        labels = label_dictionary.symbols[label_dictionary.nspecial :]
+        if cfg.num_classes > 0 and cfg.num_classes != len(labels):
+            raise StiltsError(
+                f"--num-classes {cfg.num_classes} does not match the {len(labels)} labels of "
+                f"{data / 'label' / 'dict.txt'} ({' '.join(labels)})"
+            )
+        return label_dictionary
 
     def check_subset(self, split: str) -> None:
         if split not in self.manifest.subsets:

@@ -5,10 +5,7 @@ is ``<s> A </s> </s> B </s>`` (as XLM-R was trained), truncated to --max-seq-len
 task's sentence head. Batching, languages, heads, predictions: :mod:`fairseq_stilts.families.stilts_task`.
 """
 
-from pathlib import Path
-
 from fairseq.data import (
-    Dictionary,
     IdDataset,
     NestedDictionaryDataset,
     NumelDataset,
@@ -17,20 +14,17 @@ from fairseq.data import (
 
 from fairseq_stilts.families.inputs import (
     load_inputs,
-    load_label_dictionary,
     load_targets,
     net_input,
     sequence,
 )
-from fairseq_stilts.families.stilts_task import StiltsTask, SupervisedConfig
+from fairseq_stilts.families.stilts_task import StiltsTask
 
 
 class ClassificationTask(StiltsTask):
     """The classification family."""
 
-    @classmethod
-    def load_label_dictionary(cls, data: Path, cfg: SupervisedConfig) -> Dictionary:
-        return load_label_dictionary(data, cfg)
+    labelled = True
 
     def load_dataset(self, split: str, combine: bool = False, **kwargs):
         inputs = load_inputs(self, split)

@@ -7,12 +7,9 @@ criterion ``stilts_multiple_choice`` takes a softmax across the N scores. Batchi
 longest choice of each example), heads and predictions: :mod:`fairseq_stilts.families.stilts_task`.
 """
 
-from pathlib import Path
-
 import numpy as np
 from fairseq.data import (
     BaseWrapperDataset,
-    Dictionary,
     IdDataset,
     NestedDictionaryDataset,
     NumSamplesDataset,
@@ -20,20 +17,17 @@ from fairseq.data import (
 
 from fairseq_stilts.families.inputs import (
     load_inputs,
-    load_label_dictionary,
     load_targets,
     net_input,
     sequence,
 )
-from fairseq_stilts.families.stilts_task import StiltsTask, SupervisedConfig
+from fairseq_stilts.families.stilts_task import StiltsTask
 
 
 class MultipleChoiceTask(StiltsTask):
     """The multiple-choice family."""
 
-    @classmethod
-    def load_label_dictionary(cls, data: Path, cfg: SupervisedConfig) -> Dictionary:
-        return load_label_dictionary(data, cfg)
+    labelled = True
 
     @property
     def num_choices(self) -> int:

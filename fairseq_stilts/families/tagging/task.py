@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 from fairseq.data import (
-    Dictionary,
     IdDataset,
     NestedDictionaryDataset,
     NumelDataset,
@@ -28,16 +27,14 @@ from fairseq.data import (
 
 from fairseq_stilts.data.datasets.row_groups import RowGroupsDataset
 from fairseq_stilts.errors import DataError, StiltsError
-from fairseq_stilts.families.inputs import load_inputs, load_label_dictionary, net_input
-from fairseq_stilts.families.stilts_task import StiltsTask, SupervisedConfig
+from fairseq_stilts.families.inputs import load_inputs, net_input
+from fairseq_stilts.families.stilts_task import StiltsTask
 
 
 class TaggingTask(StiltsTask):
     """The tagging family."""
 
-    @classmethod
-    def load_label_dictionary(cls, data: Path, cfg: SupervisedConfig) -> Dictionary:
-        return load_label_dictionary(data, cfg)
+    labelled = True
 
     def load_dataset(self, split: str, combine: bool = False, **kwargs):
         (words,) = load_inputs(self, split)
