@@ -311,7 +311,8 @@ def test_text_scores_from_fairseq_validate_equal_the_official_rules(task, tiny_m
     for subset in subsets:  # the metrics file holds the numbers fairseq-validate printed
         written = json.loads((predictions / f"{subset}.metrics.json").read_text())
         printed = {k.removeprefix(f"{subset}_"): float(v) for k, v in stats[subset].items()}
-        assert {k: written[k] for k in printed} == pytest.approx(printed)
+        assert {"loss", "f1", "exact_match"} <= set(written)
+        assert written == pytest.approx({k: printed[k] for k in written})
     for subset in subsets:
         lang = subset.split(".")[1]
         pattern = (
