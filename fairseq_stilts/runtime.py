@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.errors import DataError, StiltsError
 
 if TYPE_CHECKING:  # fairseq is imported where it is used: this module stays light
     from fairseq.data import Dictionary
@@ -21,6 +21,38 @@ DICT_FILE = "dict.txt"  # a pretrained model folder's dictionary ...
 SPM_FILE = "sentencepiece.bpe.model"  # ... and sentencepiece model, as XLM-R's release has them
 
 
+FAIRSEQ = "ve-fairseq==0.12.3"  # upstream fairseq's main branch, importable on Python 3.11
+
+
+def require_fairseq() -> None:
+    """Stop with one line saying what to run when fairseq is not installed (a plain
+    ``pip install fairseq-stilts`` cannot bring it: see docs/installation.md)."""
+    try:
+        import fairseq  # noqa: F401
+    except ModuleNotFoundError as err:
+        if err.name != "fairseq":
+            raise
+        raise SystemExit(
+            f"error: fairseq is not installed; run `pip install --no-deps {FAIRSEQ}` (fairseq's "
+            "own requirements ask for a torchaudio that breaks transformers: fairseq-stilts "
+            "already requires what fairseq needs at run time)"
+        ) from None
+
+
+def load_dictionary(path: Path) -> Dictionary:
+    """A fairseq ``dict.txt`` with at least one entry."""
+    from fairseq.data import Dictionary
+
+    try:
+        dictionary = Dictionary.load(str(path))
+    except Exception as err:  # fairseq raises ValueError, or a bare Exception for bad encodings
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(path, f"not a fairseq dict.txt ({detail})") from None
+    if len(dictionary) <= dictionary.nspecial:
+        raise DataError(path, "no entries: a dict.txt has one '<piece> <count>' line per piece")
+    return dictionary
+
+
 def fairseq_executable(name: str) -> str:
     """The console script installed beside this Python (the venv's fairseq-train, ...)."""
     path = Path(sys.executable).parent / name
@@ -29,16 +61,26 @@ def fairseq_executable(name: str) -> str:
     return str(path)
 
 
-def run_fairseq(name: str, args: list[str], log: Path) -> str:
-    """Run ``name`` with ``--user-dir`` set; keep its output in ``log``; return that output."""
+def run_fairseq(name: str, args: list[str], log: Path, echo: bool = False) -> str:
+    """Run ``name`` with ``--user-dir`` set; keep its output in ``log`` and, with ``echo``,
+    show it on stderr as it comes (fairseq's progress); return that output."""
     command = [fairseq_executable(name), *args, "--user-dir", USER_DIR]
     log.parent.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(command, capture_output=True, text=True)
-    output = result.stdout + result.stderr
-    log.write_text(" ".join(command) + "\n" + output)
-    if result.returncode != 0:
+    lines = []
+    with log.open("w", encoding="utf-8") as handle:
+        handle.write(" ".join(command) + "\n")
+        with subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        ) as process:
+            for line in process.stdout:
+                lines.append(line)
+                handle.write(line)
+                if echo:
+                    sys.stderr.write(line)
+    output = "".join(lines)
+    if process.returncode != 0:
         tail = "\n".join(output.strip().splitlines()[-15:])
-        raise StiltsError(f"{name} failed (exit {result.returncode}); log: {log}\n{tail}")
+        raise StiltsError(f"{name} failed (exit {process.returncode}); log: {log}\n{tail}")
     return output
 
 
@@ -60,7 +102,6 @@ def load_encoder(checkpoint: str | Path, model_dir: str | Path) -> RobertaModel:
     needed; the encoder's weights must all be in the checkpoint.
     """
     from fairseq import checkpoint_utils
-    from fairseq.data import Dictionary
     from fairseq.models import ARCH_MODEL_REGISTRY, build_model
     from fairseq.models.roberta import RobertaModel
 
@@ -80,7 +121,7 @@ def load_encoder(checkpoint: str | Path, model_dir: str | Path) -> RobertaModel:
             f"{checkpoint}: model {arch!r} is not an XLM-R/RoBERTa encoder; this reads "
             "checkpoints of the pretrained model or of fairseq-train --arch xlmr_*"
         )
-    dictionary = Dictionary.load(str(dict_path))
+    dictionary = load_dictionary(dict_path)
     dictionary.add_symbol("<mask>")
     weights = state["model"].get(EMBEDDINGS)
     if weights is not None and weights.size(0) != len(dictionary):

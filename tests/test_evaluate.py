@@ -130,7 +130,7 @@ def test_the_predictions_folder_is_replaced_whole_or_not_at_all(tmp_path):
     write_folder(out, {"test-en.tsv": "old\n", "test-de.tsv": "old\n"})
     write_folder(out, {"test-en.tsv": "new\n"})
     assert [(p.name, p.read_text()) for p in out.iterdir()] == [("test-en.tsv", "new\n")]
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(StiltsError, match="no/such/folder.tsv: No such file or directory"):
         write_folder(out, {"test-en.tsv": "newer\n", "no/such/folder.tsv": ""})
     assert (out / "test-en.tsv").read_text() == "new\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]

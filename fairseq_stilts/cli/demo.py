@@ -9,7 +9,6 @@ stilts-report then prints the table and writes the plots.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from fairseq_stilts.cli.grid import main as grid_main
-from fairseq_stilts.cli.main import cli
+from fairseq_stilts.cli.main import argument_parser, cli
 from fairseq_stilts.cli.report import main as report_main
 from fairseq_stilts.cli.tiny_model import build_tiny_model
 from fairseq_stilts.data.prepare.folder import prepare_task
@@ -84,7 +83,8 @@ def run_demo(
 ) -> Path:
     """Pretrain, prepare, run the grid and report; returns the report folder."""
     out = Path(out).absolute()
-    model = build_tiny_model(out / "model", pretrain_updates, seeds[0])
+    print(f"phase 1: pretraining the tiny XLM-R ({pretrain_updates} masked-LM updates)")
+    model = build_tiny_model(out / "model", pretrain_updates, seeds[0], progress=True)
     print(f"phase 1: pretrained tiny XLM-R -> {model}")
     data = out / "data"
     translated = choose_train_languages(MNLI_LANGUAGES)
@@ -118,11 +118,13 @@ def run_demo(
 
 @cli
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="stilts-demo", description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("demo_out"))
-    parser.add_argument("--pretrain-updates", type=int, default=1000)
+    parser = argument_parser("stilts-demo", __doc__)
+    parser.add_argument("--out", type=Path, default=Path("demo_out"), help="folder for everything")
+    parser.add_argument(
+        "--pretrain-updates", type=int, default=1000, help="masked-LM updates of the tiny model"
+    )
     parser.add_argument("--updates", type=int, default=100, help="updates per fine-tuning phase")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2], help="seeds of every run")
     parser.add_argument("--parallel", type=int, default=2, help="grid chains running at once")
     args = parser.parse_args(argv)
     if args.parallel < 1:

@@ -12,13 +12,12 @@ examples' order; ``test-<lang>.json`` mapping question id to answer text (span Q
 
 from __future__ import annotations
 
-import argparse
 import glob
 import json
 import tempfile
 from pathlib import Path
 
-from fairseq_stilts.cli.main import cli
+from fairseq_stilts.cli.main import LanguageList, argument_parser, cli
 from fairseq_stilts.data.prepare.encoder import file_sha256
 from fairseq_stilts.data.prepare.manifest import MANIFEST, read_manifest
 from fairseq_stilts.errors import StiltsError
@@ -36,9 +35,14 @@ def evaluate(
     batch_size: int = 32,
     cpu: bool = False,
     predictions: Path | None = None,
+    extra: list[str] | None = None,
+    log: Path | None = None,
+    progress: bool = False,
 ) -> list[dict]:
     """Per-language metric rows for ``checkpoint`` on the prepared ``data`` folder; with
-    ``predictions``, also that folder of XTREME submission files."""
+    ``predictions``, also that folder of XTREME submission files. ``extra`` options go to
+    fairseq-validate as they are; its output is kept in ``log`` (default: beside the
+    checkpoint) and, with ``progress``, shown as it comes."""
     spec = get_spec(task)
     spec.require_trainable()
     family = get_family(spec.family)
@@ -68,9 +72,10 @@ def evaluate(
         "0",
     ]
     args += ["--cpu"] if cpu else []
-    log = Path(checkpoint).with_suffix(f".{task}.{split}.log")
+    args += extra or []
+    log = log or Path(checkpoint).with_suffix(f".{task}.{split}.log")
     with tempfile.TemporaryDirectory(prefix="stilts-predictions.") as raw:
-        run_fairseq("fairseq-validate", [*args, "--predictions-dir", raw], log)
+        run_fairseq("fairseq-validate", [*args, "--predictions-dir", raw], log, echo=progress)
         stats = {subset: read_metrics(Path(raw), subset) for subset in subsets}
         if predictions is not None:
             files = {
@@ -175,21 +180,38 @@ def format_table(rows: list[dict]) -> str:
 
 @cli
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="stilts-eval", description=__doc__)
-    parser.add_argument("task")
+    parser = argument_parser("stilts-eval", __doc__)
+    parser.epilog = "Other options (--fp16, --max-tokens, ...) go to fairseq-validate as they are."
+    parser.add_argument("task", help="task name (see stilts-tasks)")
     parser.add_argument("data", type=Path, help="data folder made by stilts-prepare")
     parser.add_argument("--path", type=Path, required=True, help="checkpoint to evaluate")
-    parser.add_argument("--split", choices=("valid", "test"), default="test")
-    parser.add_argument("--languages", nargs="+", help="default: every language in the data")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--cpu", action="store_true")
-    parser.add_argument("--out", type=Path, help="results JSON (default: next to the checkpoint)")
+    parser.add_argument(
+        "--split",
+        choices=("valid", "test"),
+        default="test",
+        help="evaluate the dev (valid.<lang>) or test (test.<lang>) subsets",
+    )
+    parser.add_argument(
+        "--languages",
+        nargs="+",
+        action=LanguageList,
+        help="languages to evaluate, en,de or en de (default: every language in the data)",
+    )
+    parser.add_argument("--batch-size", type=int, default=32, help="examples per batch")
+    parser.add_argument("--cpu", action="store_true", help="evaluate on the CPU")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="results JSON (default: beside the checkpoint, CHECKPOINT.<task>.<split>.json); "
+        "fairseq-validate's log goes beside it (.log)",
+    )
     parser.add_argument(
         "--predictions-out",
         type=Path,
         help="folder of XTREME submission files (default: the results JSON's path, .predictions)",
     )
-    args = parser.parse_args(argv)
+    parser.add_argument("--quiet", action="store_true", help="do not show fairseq-validate's log")
+    args, extra = parser.parse_known_args(argv)
     out = args.out or args.path.with_suffix(f".{args.task}.{args.split}.json")
     predictions = args.predictions_out or out.with_suffix(".predictions")
     rows = evaluate(
@@ -201,6 +223,9 @@ def main(argv: list[str] | None = None) -> None:
         args.batch_size,
         args.cpu,
         predictions,
+        extra=extra,
+        log=out.with_suffix(".log"),
+        progress=not args.quiet,
     )
     write_atomic(out, json.dumps(rows, indent=2) + "\n")
     print(format_table(rows))

@@ -1,21 +1,49 @@
-"""What every stilts-* command shares: user errors become one line on stderr and exit code 2."""
+"""What every stilts-* command shares: its parser (help texts show defaults), output that
+appears as it happens, and user errors as one line on stderr with exit code 2."""
 
 from __future__ import annotations
 
+import argparse
 import functools
 import sys
 from collections.abc import Callable
 
-from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.errors import StiltsError, os_error_line
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Each option's help ends with its default; the description keeps its line breaks."""
+
+
+def argument_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=HelpFormatter
+    )
+
+
+class LanguageList(argparse.Action):
+    """Languages as fairseq writes them, ``en,de,fr``, or space-separated: both are accepted."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        values = [values] if isinstance(values, str) else values
+        languages = [lang for value in values for lang in value.split(",") if lang]
+        if not languages:
+            parser.error(f"{option_string}: name at least one language")
+        setattr(namespace, self.dest, languages)
 
 
 def cli(main: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(main)
     def wrapper(argv: list[str] | None = None) -> None:
+        # Lines reach a pipe (`stilts-demo | tee log`) as they are printed.
+        sys.stdout.reconfigure(line_buffering=True)
         try:
             main(argv)
         except StiltsError as err:
             print(f"error: {err}", file=sys.stderr)
+            sys.exit(2)
+        except OSError as err:  # a file that cannot be read or written
+            print(f"error: {os_error_line(err)}", file=sys.stderr)
             sys.exit(2)
 
     return wrapper

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from fairseq_stilts.cli.main import cli
+from fairseq_stilts.cli.main import LanguageList, argument_parser, cli
 from fairseq_stilts.data.prepare.folder import prepare_task
 from fairseq_stilts.data.prepare.request import QAOptions
 from fairseq_stilts.data.prepare.train_languages import choose_train_languages
@@ -22,7 +22,7 @@ def _lang_path(value: str) -> tuple[str, Path]:
 
 @cli
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="stilts-prepare", description=__doc__)
+    parser = argument_parser("stilts-prepare", __doc__)
     parser.add_argument("task", help="task name (see stilts-tasks)")
     parser.add_argument("raw", nargs="?", type=Path, help="folder with the task's raw files")
     parser.add_argument(
@@ -43,15 +43,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--languages",
         nargs="+",
-        help="only these dev/test languages (default: all found); mlm: only these <lang>.txt files",
+        action=LanguageList,
+        help="only these dev/test languages, de,fr or de fr (default: all found); mlm: only "
+        "these <lang>.txt files",
     )
     parser.add_argument(
         "--train-languages",
         nargs="+",
+        action=LanguageList,
         metavar="LANG",
         default=["en"],
-        help="training languages (default: en): English from the task's own "
-        "files, others from --train-file or the task's translated layout",
+        help="training languages, en,de (as fairseq-train's --train-languages) or en de: "
+        "English from the task's own files, others from --train-file or the task's "
+        "translated layout",
     )
     parser.add_argument(
         "--train-file",
@@ -78,7 +82,13 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="leave English out of the training data (English dev stays)",
     )
-    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="processes that encode with sentencepiece",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--force", action="store_true", help="replace an existing --out folder")
     parser.add_argument(
         "--max-seq-length",
@@ -123,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         max_seq_length=args.max_seq_length,
         qa=QAOptions(args.doc_stride, args.max_query_length, args.skip_mismatched_answers),
         train=train,
+        quiet=args.quiet,
     )
     counts = ", ".join(f"{name} {s.count}" for name, s in manifest.subsets.items())
     print(f"{args.out}: {counts}")

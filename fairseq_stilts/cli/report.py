@@ -9,11 +9,10 @@ with their line numbers (JSON lines) or rowids (SQLite) and skipped.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from fairseq_stilts.cli.main import cli
+from fairseq_stilts.cli.main import argument_parser, cli
 from fairseq_stilts.results.plots import delta_heatmap, english_vs_multilingual
 from fairseq_stilts.results.render import markdown, write_tables
 from fairseq_stilts.results.report import build_report
@@ -22,7 +21,7 @@ from fairseq_stilts.results.store import load_rows
 
 @cli
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="stilts-report", description=__doc__)
+    parser = argument_parser("stilts-report", __doc__)
     parser.add_argument(
         "results",
         type=Path,

@@ -9,13 +9,12 @@ checked before any embedding, and the results JSON is written at the end, atomic
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import torch
 
-from fairseq_stilts.cli.main import cli
+from fairseq_stilts.cli.main import LanguageList, argument_parser, cli
 from fairseq_stilts.data.prepare.encoder import PieceEncoder
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.families.retrieval.data import check_languages, read_bucc, read_tatoeba
@@ -118,8 +117,8 @@ def format_table(rows: list[dict]) -> str:
 
 @cli
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="stilts-retrieve", description=__doc__)
-    parser.add_argument("task", choices=TASKS)
+    parser = argument_parser("stilts-retrieve", __doc__)
+    parser.add_argument("task", choices=TASKS, help="retrieval task")
     parser.add_argument("raw", type=Path, help="folder with the task's raw files (XTREME layout)")
     parser.add_argument("--path", type=Path, required=True, help="checkpoint (phase 1, 2 or 3)")
     parser.add_argument(
@@ -128,12 +127,22 @@ def main(argv: list[str] | None = None) -> None:
         required=True,
         help="pretrained model folder (dict.txt, sentencepiece.bpe.model)",
     )
-    parser.add_argument("--languages", nargs="+", help="default: every language found in RAW")
+    parser.add_argument(
+        "--languages",
+        nargs="+",
+        action=LanguageList,
+        help="languages to score, de,fr or de fr (default: every language found in RAW)",
+    )
     parser.add_argument(
         "--layer", type=int, help="hidden state to pool, 0 = embeddings (default: 14/24 of depth)"
     )
-    parser.add_argument("--pooling", choices=POOLINGS, default="mean")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--pooling",
+        choices=POOLINGS,
+        default="mean",
+        help="mean over the tokens, or the <s> vector",
+    )
+    parser.add_argument("--batch-size", type=int, default=32, help="sentences per batch")
     parser.add_argument("--cpu", action="store_true", help="do not use a GPU even if there is one")
     parser.add_argument("--out", type=Path, help="results JSON (default: next to the checkpoint)")
     args = parser.parse_args(argv)

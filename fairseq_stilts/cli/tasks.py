@@ -9,13 +9,12 @@ beside them), then targets; ``any`` languages: those of the data a user brings.
 
 from __future__ import annotations
 
-import argparse
 import inspect
 from pathlib import Path
 
 from fairseq.tasks import TASK_REGISTRY
 
-from fairseq_stilts.cli.main import cli
+from fairseq_stilts.cli.main import argument_parser, cli
 from fairseq_stilts.registry import all_specs, get_family
 from fairseq_stilts.runtime import USER_DIR
 
@@ -24,7 +23,7 @@ ROLES = ("intermediate", "auxiliary", "target")
 
 @cli
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="stilts-tasks", description=__doc__)
+    parser = argument_parser("stilts-tasks", __doc__)
     parser.parse_args(argv)
     rows = [("task", "role", "family", "runs_with", "task_class", "languages")]
     for spec in sorted(all_specs().values(), key=lambda s: (ROLES.index(s.role), s.name)):

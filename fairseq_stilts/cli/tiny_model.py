@@ -7,7 +7,6 @@ real masked-LM pretraining with fairseq's own ``masked_lm`` task.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import tempfile
 from collections import Counter
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from fairseq_stilts.cli.main import cli
+from fairseq_stilts.cli.main import argument_parser, cli
 from fairseq_stilts.data.prepare.encoder import DICT_FILE, SPM_FILE, PieceEncoder
 from fairseq_stilts.data.prepare.indexed import write_indexed
 from fairseq_stilts.runtime import run_fairseq
@@ -24,8 +23,9 @@ from fairseq_stilts.tiny import DATA_DIR
 VOCAB_SIZE = 400
 
 
-def build_tiny_model(out: Path, updates: int = 400, seed: int = 1) -> Path:
-    """Train sentencepiece + a 2-layer XLM-R on ``tiny/data/mlm/*.txt``; return ``out``."""
+def build_tiny_model(out: Path, updates: int = 400, seed: int = 1, progress: bool = False) -> Path:
+    """Train sentencepiece + a 2-layer XLM-R on ``tiny/data/mlm/*.txt``; return ``out``. With
+    ``progress``, fairseq-train's log lines (every 20 updates) are shown as they come."""
     out = Path(out)
     texts = sorted((DATA_DIR / "mlm").glob("*.txt"))
     work = Path(tempfile.mkdtemp(prefix="stilts-tiny-"))
@@ -100,11 +100,12 @@ def build_tiny_model(out: Path, updates: int = 400, seed: int = 1) -> Path:
                 "--log-format",
                 "simple",
                 "--log-interval",
-                "100",
+                "20",
                 "--num-workers",
                 "0",
             ],
             work / "pretrain.log",
+            echo=progress,
         )
         shutil.copyfile(save / "checkpoint_last.pt", model_dir / "model.pt")
         shutil.copyfile(work / "pretrain.log", model_dir / "pretrain.log")
@@ -135,9 +136,10 @@ def _write_dictionary(spm_model: Path, texts: list[Path], path: Path) -> None:
 
 @cli
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="stilts-tiny-model", description=__doc__)
+    parser = argument_parser("stilts-tiny-model", __doc__)
     parser.add_argument("--out", type=Path, required=True, help="folder to write the model into")
     parser.add_argument("--updates", type=int, default=400, help="masked-LM pretraining updates")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1, help="seed of sentencepiece and fairseq")
+    parser.add_argument("--quiet", action="store_true", help="do not show fairseq-train's log")
     args = parser.parse_args(argv)
-    print(build_tiny_model(args.out, args.updates, args.seed))
+    print(build_tiny_model(args.out, args.updates, args.seed, progress=not args.quiet))

@@ -6,19 +6,28 @@ from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from fairseq_stilts.data.prepare.encoder import PieceEncoder
 
 
 def encode_all(
-    texts: list[tuple[str, ...]], encoder: PieceEncoder, workers: int
+    texts: list[tuple[str, ...]], encoder: PieceEncoder, workers: int, quiet: bool = False
 ) -> list[np.ndarray]:
-    """Ids (pieces + ``</s>``) of every text of every tuple, flattened in order."""
+    """Ids (pieces + ``</s>``) of every text of every tuple, flattened in order. A progress bar
+    shows on a terminal unless ``quiet``."""
     flat = [text for row in texts for text in row]
-    if workers <= 1 or len(flat) < 1000:
-        return [encoder.encode(t) for t in flat]
-    with Pool(workers, initializer=_init_worker, initargs=(encoder.model_dir,)) as pool:
-        return pool.map(_encode, flat, chunksize=256)
+    bar = tqdm(total=len(flat), desc="encoding", unit=" texts", disable=True if quiet else None)
+    with bar:
+        if workers <= 1 or len(flat) < 1000:
+            return [_tick(bar, encoder.encode(t)) for t in flat]
+        with Pool(workers, initializer=_init_worker, initargs=(encoder.model_dir,)) as pool:
+            return [_tick(bar, ids) for ids in pool.imap(_encode, flat, chunksize=256)]
+
+
+def _tick(bar: tqdm, ids: np.ndarray) -> np.ndarray:
+    bar.update()
+    return ids
 
 
 _worker_encoder: PieceEncoder | None = None

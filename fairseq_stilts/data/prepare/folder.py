@@ -31,6 +31,7 @@ def prepare_task(
     max_seq_length: int = 0,
     qa: QAOptions | None = None,
     train: TrainLanguages = ENGLISH,
+    quiet: bool = False,
 ) -> Manifest:
     """Read, check, encode and binarize a task's data into ``out``; return the manifest.
 
@@ -69,5 +70,6 @@ def prepare_task(
         max_seq_length=max_seq_length,
         qa=qa or QAOptions(),
         train=train,
+        quiet=quiet,
     )
     return family.prepare(request)

@@ -27,7 +27,8 @@ class PrepareRequest:
 
     ``languages`` keeps only those dev/test languages (masked-LM: text files); ``train`` chooses
     the training languages and files; ``max_seq_length`` (0: the task's) is the longest row of
-    families that cut examples at preparation time (tagging, span QA).
+    families that cut examples at preparation time (tagging, span QA); ``quiet`` turns off
+    the progress bars (they show only on a terminal anyway).
     """
 
     spec: TaskSpec
@@ -40,6 +41,7 @@ class PrepareRequest:
     max_seq_length: int = 0
     qa: QAOptions = QAOptions()
     train: TrainLanguages = ENGLISH
+    quiet: bool = False  # no progress bars
 
     @property
     def wanted_languages(self) -> set[str] | None:

@@ -37,7 +37,9 @@ def prepare_texts(request: PrepareRequest, read_hf: HFReader) -> Manifest:
     with folder_written_atomically(request.out) as tmp:
         distinct = distinct_parts(subsets)  # encode a part in two subsets once
         encoded = iter(
-            encode_all([t for p in distinct for t in p.examples], encoder, request.workers)
+            encode_all(
+                [t for p in distinct for t in p.examples], encoder, request.workers, request.quiet
+            )
         )
         rows_of = {id(p): [[next(encoded) for _ in t] for t in p.examples] for p in distinct}
         label_dict = label_dictionary(spec.labels, subsets["train"])

@@ -17,6 +17,7 @@ from fairseq_stilts.data.prepare.encode import encode_all
 from fairseq_stilts.data.prepare.encoder import PieceEncoder, file_sha256
 from fairseq_stilts.data.prepare.indexed import write_indexed
 from fairseq_stilts.data.prepare.manifest import Manifest, SourceInfo, SubsetInfo
+from fairseq_stilts.data.prepare.readers import read_lines
 from fairseq_stilts.data.prepare.request import PrepareRequest
 from fairseq_stilts.errors import DataError, StiltsError
 from fairseq_stilts.runtime import DICT_FILE, SPM_FILE
@@ -39,7 +40,7 @@ def text_files(raw: Path, languages: list[str] | None) -> dict[str, Path]:
 
 def read_sentences(path: Path) -> tuple[list[str], int]:
     """The non-blank lines of ``path`` (stripped) and the number of blank ones."""
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = [text for _, text in read_lines(path)]
     sentences = [line.strip() for line in lines if line.strip()]
     if not sentences:
         raise DataError(path, "no text: the file is empty or holds only blank lines")
@@ -56,7 +57,7 @@ def prepare(request: PrepareRequest) -> Manifest:
     with folder_written_atomically(request.out) as tmp:
         subsets, sources = {}, []
         for lang, (sentences, blank) in texts.items():
-            encoded = encode_all([(s,) for s in sentences], encoder, request.workers)
+            encoded = encode_all([(s,) for s in sentences], encoder, request.workers, request.quiet)
             held_out = set(range(VALID_EVERY - 1, len(encoded), VALID_EVERY))
             split = {
                 "train": [ids for i, ids in enumerate(encoded) if i not in held_out],

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from fairseq.models.roberta import RobertaModel
+from tqdm import tqdm
 
 from fairseq_stilts.data.prepare.encoder import PieceEncoder
 from fairseq_stilts.errors import StiltsError
@@ -56,7 +57,8 @@ def embed_tokens(
     dim = model.encoder.sentence_encoder.embed_tokens.embedding_dim
     result = torch.zeros(len(token_ids), dim, dtype=torch.float32)
     order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))
-    for start in range(0, len(order), batch_size):
+    batches = range(0, len(order), batch_size)
+    for start in tqdm(batches, desc="embedding", unit=" batches", disable=None, leave=False):
         rows = order[start : start + batch_size]
         width = max(len(token_ids[i]) for i in rows)
         tokens = torch.full((len(rows), width), pad, dtype=torch.long)
