@@ -5,7 +5,9 @@ fairseq checkpoints of legacy models such as RoBERTa/XLM-R pickle an ``argparse.
 is by then an omegaconf ``DictConfig``, and the other ranks unpickle it with ``torch.load``. We
 allow-list exactly the classes these two pickles hold; anything else, such as a call to
 ``os.system``, is still refused by torch, and fairseq's checkpoint loader reports the refusal as
-an :class:`UnsafeCheckpointError` naming the file and the blocked global.
+an :class:`UnsafeCheckpointError` naming the file and the blocked global. A file torch cannot
+read at all (truncated, or not a checkpoint) is an :class:`UnreadableCheckpointError`. Both are
+user errors: one ``error:`` line, in our commands and in the fairseq executables alike.
 """
 
 import argparse
@@ -19,6 +21,8 @@ import torch
 from fairseq import checkpoint_utils
 from fairseq.distributed.utils import _TensorPlaceholder
 from omegaconf import DictConfig, ListConfig, base, nodes
+
+from fairseq_stilts.errors import StiltsError
 
 FAIRSEQ_CHECKPOINT_GLOBALS = [
     argparse.Namespace,  # the model config of legacy (argparse) models
@@ -45,8 +49,12 @@ FAIRSEQ_CHECKPOINT_GLOBALS = [
 ]
 
 
-class UnsafeCheckpointError(pickle.UnpicklingError):
+class UnsafeCheckpointError(StiltsError, pickle.UnpicklingError):
     """A checkpoint asks to unpickle something that is not plain data."""
+
+
+class UnreadableCheckpointError(StiltsError):
+    """A file that torch cannot read as a checkpoint: truncated, empty, or something else."""
 
 
 def allow_fairseq_checkpoints() -> None:
@@ -60,10 +68,12 @@ def allow_fairseq_checkpoints() -> None:
 
 def _explain_refusals(load):
     @functools.wraps(load)
-    def checked_load(path, *args, **kwargs):
+    def checked_load(path, arg_overrides=None, *args, **kwargs):
         try:
-            return load(path, *args, **kwargs)
+            state = load(path, arg_overrides, *args, **kwargs)
         except pickle.UnpicklingError as err:
+            if "Weights only load failed" not in str(err):
+                raise _unreadable(path, err) from None
             found = re.search(r"GLOBAL (\S+)", str(err))
             what = found.group(1) if found else "an object that is not plain data"
             allowed = ", ".join(
@@ -76,5 +86,32 @@ def _explain_refusals(load):
                 "came from."
             ) from None
 
+        except (RuntimeError, EOFError, ValueError, KeyError, OSError) as err:
+            if isinstance(err, StiltsError | FileNotFoundError | PermissionError):
+                raise
+            raise _unreadable(path, err) from None
+        _check_task(path, state, (arg_overrides or {}).get("task"))
+        return state
+
     checked_load.stilts_checked = True
     return checked_load
+
+
+def _check_task(path, state: dict, wanted: str | None) -> None:
+    """fairseq-validate --task X rebuilds the task the checkpoint was saved with: a checkpoint of
+    another task (the pretrained model.pt on a target's folder) would fail on its data."""
+    cfg = state.get("cfg")
+    saved = getattr(getattr(cfg, "task", None), "_name", None) if cfg is not None else None
+    if wanted and saved and wanted != saved:
+        raise StiltsError(
+            f"{path}: saved by task {saved!r}, not {wanted!r}: evaluate a checkpoint that "
+            f"fairseq-train saved for {wanted} (a pretrained model.pt has no {wanted} head)"
+        )
+
+
+def _unreadable(path, err: Exception) -> UnreadableCheckpointError:
+    text = str(err).strip()
+    detail = f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
+    return UnreadableCheckpointError(
+        f"{path}: not a readable checkpoint (truncated, or not a file torch saved): {detail}"
+    )

@@ -11,7 +11,8 @@ class StiltsError(ValueError):
 
 
 def report_user_errors() -> None:
-    """Print a StiltsError that ends the program as one line, ``error: ...``, without a traceback.
+    """Print a StiltsError that ends the program as one line, ``error: ...``, without a traceback;
+    also an OSError about a file (a full disk, a missing or unreadable file).
 
     Installed on import, so that the stock fairseq executables report bad input the way the
     stilts-* commands do, also where fairseq re-raises it inside an exception of its own. Other
@@ -27,11 +28,18 @@ def report_user_errors() -> None:
             cause = cause.__cause__ or cause.__context__  # fairseq wraps some errors in its own
         if cause is not None:
             print(f"error: {cause}", file=sys.stderr)
+        elif isinstance(value, OSError) and value.filename:
+            print(f"error: {os_error_line(value)}", file=sys.stderr)
         else:
             previous(kind, value, traceback)
 
     hook.stilts = True
     sys.excepthook = hook
+
+
+def os_error_line(err: OSError) -> str:
+    """``FILE: reason`` of an OSError (the reason alone where it names no file)."""
+    return f"{err.filename}: {err.strerror or err}" if err.filename else str(err)
 
 
 class DataError(StiltsError):

@@ -9,18 +9,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from fairseq_stilts.errors import StiltsError
+
 
 def write_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path`` and rename it into place."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as err:
+        raise write_error(path, err) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise write_error(path, err) from None
         raise
 
 
@@ -40,11 +47,23 @@ def folder_written_atomically(out: Path) -> Iterator[Path]:
     """Yield a hidden temporary folder beside ``out``; when the block ends normally it becomes
     ``out`` (replacing an old one), when it raises it is removed: never a half-written ``out``."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as err:
+        raise write_error(out, err) from None
     try:
         yield tmp
         replace_folder(tmp, out)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(err, OSError):
+            raise write_error(out, err) from None
         raise
+
+
+def write_error(path: Path, err: OSError) -> StiltsError:
+    """A failed write (a full disk, no permission) as a user error naming the file."""
+    if err.filename:
+        return StiltsError(f"{err.filename}: {err.strerror or err}")
+    return StiltsError(f"{path}: cannot write: {err.strerror or err}")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -418,12 +420,13 @@ def test_failure_while_writing_removes_the_temporary_folder(tmp_path, tiny_model
     def failing(*args, **kwargs):
         calls.append(args[0])
         if len(calls) == 4:
-            raise OSError("disk full")
+            raise OSError(errno.ENOSPC, "No space left on device")
         return real(*args, **kwargs)
 
     monkeypatch.setattr(texts_module, "write_indexed", failing)
     parent = tmp_path / "outs"
-    with pytest.raises(OSError, match="disk full"):
+    message = f"{parent / 'xnli'}: cannot write: No space left on device"
+    with pytest.raises(StiltsError, match=re.escape(message)):
         run("xnli", parent / "xnli", tiny_model, raw=DATA_DIR / "xnli")
     assert len(calls) == 4  # the failure happened after files were written
     assert list(parent.iterdir()) == []

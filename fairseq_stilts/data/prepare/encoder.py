@@ -10,7 +10,7 @@ import sentencepiece as spm
 from fairseq.data import Dictionary
 
 from fairseq_stilts.errors import DataError
-from fairseq_stilts.runtime import DICT_FILE, SPM_FILE
+from fairseq_stilts.runtime import DICT_FILE, SPM_FILE, load_dictionary
 
 
 class PieceEncoder:
@@ -28,8 +28,8 @@ class PieceEncoder:
                     model_dir / name,
                     "missing: a pretrained model folder holds model.pt, dict.txt and sentencepiece.bpe.model",
                 )
-        self.processor = spm.SentencePieceProcessor(model_file=str(model_dir / SPM_FILE))
-        self.dictionary = Dictionary.load(str(model_dir / DICT_FILE))
+        self.processor = load_sentencepiece(model_dir / SPM_FILE)
+        self.dictionary = load_dictionary(model_dir / DICT_FILE)
         pieces = (self.processor.id_to_piece(i) for i in range(self.processor.get_piece_size()))
         self.lookup = np.array([self.dictionary.index(p) for p in pieces], dtype=np.int64)
         self.lookup[self.processor.unk_id()] = self.dictionary.unk()
@@ -38,6 +38,13 @@ class PieceEncoder:
         """Ids of one text, ending with ``</s>`` as fairseq-preprocess writes them."""
         ids = self.lookup[self.processor.encode(text)]
         return np.append(ids, self.dictionary.eos())
+
+
+def load_sentencepiece(path: Path) -> spm.SentencePieceProcessor:
+    try:
+        return spm.SentencePieceProcessor(model_file=str(path))
+    except (RuntimeError, OSError) as err:
+        raise DataError(path, f"not a sentencepiece model ({err})") from None
 
 
 def dictionary_fingerprint(dictionary: Dictionary) -> int:

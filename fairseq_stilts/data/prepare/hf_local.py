@@ -228,7 +228,7 @@ def _load_splits(path: Path) -> list[Split]:
         for name in SPLIT_NAMES:
             files = [f for f in parquet if f.name.split("-")[0].split(".")[0] == name]
             if files:
-                rows = [r for f in files for r in pq.read_table(f).to_pylist()]
+                rows = [r for f in files for r in _parquet_rows(f)]
                 # datasets keeps its features (ClassLabel names) in the schema's metadata
                 features = datasets.Features.from_arrow_schema(pq.read_schema(files[0]))
                 out.append(_split(path, name, rows, list(features), features))
@@ -244,6 +244,16 @@ def _load_splits(path: Path) -> list[Split]:
         for name, ds in loaded.items()
         if name in SPLIT_NAMES
     ]
+
+
+def _parquet_rows(path: Path) -> list[Row]:
+    import pyarrow
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path).to_pylist()
+    except (pyarrow.ArrowException, OSError) as err:
+        raise DataError(path, f"not a readable parquet file ({err})") from None
 
 
 def _split(path: Path, name: str, rows: list[Row], columns: list[str], features) -> Split:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,20 +35,34 @@ class Example:
     line: int
 
 
+def require_file(path: Path) -> None:
+    """Refuse a path that is not a readable file, saying what it is instead."""
+    path = Path(path)
+    if path.is_file():
+        return
+    if path.is_symlink():
+        raise DataError(path, f"dangling symbolic link (its target {os.readlink(path)} is missing)")
+    if path.is_dir():
+        raise DataError(path, "is a folder, not a file")
+    raise DataError(path, "file not found")
+
+
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Yield (line number, text) of a UTF-8 file, without line endings."""
-    if not path.is_file():
-        raise DataError(path, "file not found")
+    """Yield (line number, text) of a UTF-8 file, without line endings (CRLF too) and without a
+    leading byte-order mark; a NUL byte is an error."""
+    require_file(path)
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             try:
-                text = raw.decode("utf-8")
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as err:
                 raise DataError(
                     path,
                     f"not valid UTF-8 (byte {raw[err.start]:#04x} at column {err.start + 1})",
                     number,
                 ) from None
+            if "\x00" in text:
+                raise DataError(path, f"NUL byte at column {text.index(chr(0)) + 1}", number)
             yield number, text.rstrip("\r\n")
 
 
@@ -265,11 +280,10 @@ def read_cosmosqa(
 
 def _csv_records(path: Path) -> Iterator[tuple[int, dict]]:
     """Rows of a CSV file with a header, as dicts; the line is where the row starts."""
-    if not path.is_file():
-        raise DataError(path, "file not found")
+    require_file(path)
     start = 1
     try:
-        with path.open(encoding="utf-8", newline="") as handle:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)
             names = next(reader, None)
             if names is None:

@@ -60,8 +60,10 @@ def group_subsets(parts: list[Part], request: PrepareRequest) -> dict[str, list[
     for name in ("train", "valid"):
         if not any(p.examples for p in subsets[name]):
             what = "training" if name == "train" else "English dev"
+            origins = ", ".join(p.origin for p in subsets[name]) or "no file"
             raise StiltsError(
-                f"task {task!r}: no {what} examples found (subset {name!r} would be empty)"
+                f"task {task!r}: no {what} examples found in {origins} (subset {name!r} would "
+                "be empty)"
             )
     return subsets
 

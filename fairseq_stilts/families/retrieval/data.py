@@ -43,11 +43,14 @@ def check_languages(spec: TaskSpec, raw: Path, languages: list[str] | None) -> l
         return list(dict.fromkeys(languages))
     if not Path(raw).is_dir():
         raise StiltsError(f"{raw}: raw data folder not found")
-    found = [
-        lang
-        for lang in spec.languages
-        if all(source_path(raw, s, lang).is_file() for s in spec.sources)
-    ]
+    found = []
+    for lang in spec.languages:
+        paths = [source_path(raw, s, lang) for s in spec.sources]
+        missing = [p for p in paths if not p.is_file()]
+        if len(missing) < len(paths) and missing:  # a language is all there or absent
+            raise DataError(missing[0], f"missing, but {raw} has other {lang} files of {spec.name}")
+        if not missing:
+            found.append(lang)
     if not found:
         patterns = ", ".join(s.pattern for s in spec.sources)
         raise StiltsError(f"{raw}: no {spec.name} files for any language (expected {patterns})")
@@ -68,6 +71,8 @@ def read_tatoeba(spec: TaskSpec, raw: Path, lang: str) -> TatoebaPair:
             _read(raw, source, lang, spec.input_fields),
         )
     (other_path, other), (en_path, english) = by_side["other"], by_side["en"]
+    if not other:
+        raise DataError(other_path, "no sentences: the file is empty")
     if len(other) != len(english):
         raise DataError(
             other_path,

@@ -93,8 +93,7 @@ def qa_parts(
                     part.skipped += 1
                 else:
                     part.examples.append(question)
-            if source.split != "train":
-                _check_unique_ids(part.examples)
+            _check_unique_ids(part.examples)
             parts.append(part)
     return parts
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from fairseq_stilts.data.prepare.readers import readers
+from fairseq_stilts.data.prepare.readers import readers, require_file
 from fairseq_stilts.errors import DataError
 
 # TyDiQA ids start with the language's English name: "english-123...".
@@ -76,10 +76,9 @@ def read_squad_json(path: Path, *_unused, **_also_unused) -> Iterator[Question]:
     knows whether they are used.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "file not found")
+    require_file(path)
     try:
-        document = json.loads(path.read_bytes().decode("utf-8"))
+        document = json.loads(path.read_bytes().decode("utf-8-sig"))
     except UnicodeDecodeError as err:
         raise DataError(path, f"not valid UTF-8 (byte offset {err.start})") from None
     except json.JSONDecodeError as err:
@@ -95,6 +94,8 @@ def read_squad_json(path: Path, *_unused, **_also_unused) -> Iterator[Question]:
 def _question(qa, context: str, path: Path, where: str) -> Question:
     qid = _field(qa, "id", str, path, where)
     text = _field(qa, "question", str, path, where)
+    if not text.strip():
+        raise DataError(path, f"{where} (id {qid!r}): empty question")
     impossible = qa.get("is_impossible", False) is True
     answers = (
         [] if impossible and not qa.get("answers") else _field(qa, "answers", list, path, where)
