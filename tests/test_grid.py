@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import signal
+import socket
 import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -16,8 +23,8 @@ from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.grid.execute import Outcome, run_chain
 from fairseq_stilts.grid.folder import claim, done_marker
 from fairseq_stilts.grid.plan import parse_plan, read_plan
-from fairseq_stilts.grid.runs import expand
-from fairseq_stilts.grid.schedule import make_executor
+from fairseq_stilts.grid.runs import Run, expand
+from fairseq_stilts.grid.schedule import make_executor, schedule
 from fairseq_stilts.registry import get_spec
 from fairseq_stilts.results.store import read_rows
 from fairseq_stilts.runtime import fairseq_executable
@@ -281,6 +288,8 @@ def test_tiny_grid_end_to_end(tmp_path, tiny_model, prepared, capsys):
     main([str(path), "--out", str(grid), "--parallel", "2"])
     out = capsys.readouterr().out
     assert "grid: 5/5 runs done" in out and "5 done, 0 skipped, 0 failed" in out
+    assert f"started: mnli/s1 (log: {grid / 'runs/mnli/s1/log.txt'})" in out
+    assert re.search(r"\d\d:\d\d:\d\d done: mnli/s1/xnli in \d+(m\d\d)?s\n", out)
     rows = read_rows(grid / "results.jsonl")
     assert {r.run for r in rows} == {
         "none/s1/xnli",
@@ -299,6 +308,7 @@ def test_tiny_grid_end_to_end(tmp_path, tiny_model, prepared, capsys):
     main([str(path), "--out", str(grid)])
     out = capsys.readouterr().out
     assert "grid: 5/5 runs done" in out and "0 done, 5 skipped, 0 failed" in out
+    assert "started:" not in out
     assert len(read_rows(grid / "results.jsonl")) == count
 
     # a failing run is reported with its log; the other chain runs on
@@ -438,3 +448,164 @@ def test_an_interrupted_run_resumes_from_checkpoint_last(tmp_path, tiny_model, p
     checkpoint = grid / "runs" / "mnli" / "s1" / "checkpoints" / "checkpoint_last.pt"
     assert f"Loaded checkpoint {checkpoint} (epoch 1 @ 3 updates)" in log
     assert f"Saved checkpoint {checkpoint} (epoch 1 @ 6 updates" in log
+
+
+HOLD = """
+import sys
+from pathlib import Path
+from fairseq_stilts.grid.lock import grid_lock
+with grid_lock(Path(sys.argv[1])):
+    print("held", flush=True)
+    sys.stdin.read()  # until the test closes this process's stdin
+"""
+
+
+def hold(grid: Path) -> subprocess.Popen:
+    """Another process holding the grid folder's lock (through the grid's own lock code)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(grid)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline() == "held\n"
+    return holder
+
+
+def test_a_grid_folder_is_worked_on_by_one_stilts_grid_at_a_time(tmp_path, capsys):
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(world(tmp_path)))
+    grid = tmp_path / "grid"
+    holder = hold(grid)
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            main([str(path), "--out", str(grid), "--dry-run"])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        named = f"pid {holder.pid} on {socket.gethostname()}, started "
+        assert err.count("\n") == 1 and f"{grid} is in use by another stilts-grid: {named}" in err
+        assert f"lock {grid / 'grid.lock'}" in err and "pass --wait" in err
+        assert not (grid / "plan.yaml").exists()  # refused before touching the folder
+
+        # --wait: a second stilts-grid process waits for the holder, then goes on
+        waiter = subprocess.Popen(
+            [
+                fairseq_executable("stilts-grid"),
+                str(path),
+                "--out",
+                str(grid),
+                "--dry-run",
+                "--wait",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        first = waiter.stdout.readline()
+        assert f"is in use by {named}" in first and "waiting for it to finish (--wait)" in first
+        time.sleep(1.5)
+        assert waiter.poll() is None and not (grid / "plan.yaml").exists()  # still waiting
+        holder.stdin.close()
+        assert holder.wait(timeout=30) == 0
+        rest = waiter.communicate(timeout=120)[0]
+        assert waiter.returncode == 0, rest
+        assert "is free; starting" in rest and "mnli/s2/xnli: to run" in rest
+        assert (grid / "plan.yaml").is_file() and (grid / "grid.lock").read_text() == ""
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_the_lock_of_a_killed_stilts_grid_does_not_block(tmp_path, capsys):
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(world(tmp_path)))
+    grid = tmp_path / "grid"
+    holder = hold(grid)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    left = json.loads((grid / "grid.lock").read_text())  # its details stay behind, unlocked
+    assert left["pid"] == holder.pid and left["host"] == socket.gethostname()
+    main([str(path), "--out", str(grid), "--dry-run"])
+    assert "mnli/s1/xnli: to run" in capsys.readouterr().out
+
+
+class ThreadJob:
+    """A submitit job stand-in: the job function runs in a thread of this process."""
+
+    job_id = "thread"
+
+    def __init__(self, function, *args):
+        self.value = None
+        self.thread = threading.Thread(target=self._run, args=(function, *args))
+        self.thread.start()
+
+    def _run(self, function, *args):
+        self.value = function(*args)
+
+    def done(self) -> bool:
+        return not self.thread.is_alive()
+
+    def result(self):
+        self.thread.join()
+        return self.value
+
+
+class ThreadExecutor:
+    def __init__(self):
+        self.jobs: list[ThreadJob] = []
+
+    def submit(self, function, *args):
+        self.jobs.append(ThreadJob(function, *args))
+        return self.jobs[-1]
+
+
+def python_run(run_id: str, code: str, needs: str | None = None) -> Run:
+    """A run whose one command is the venv's python (found beside fairseq-train)."""
+    return Run(run_id, "x", 1, None, (("python", "-c", code),), needs, ())
+
+
+def test_each_run_is_reported_as_it_starts_and_ends(tmp_path):
+    grid = tmp_path / "grid"
+    chain = [
+        python_run("x/s1", "import time; time.sleep(1.2)"),
+        python_run("x/s1/a", "import time; time.sleep(0.6); raise SystemExit(3)", needs="x/s1"),
+        python_run("x/s1/a/b", "pass", needs="x/s1/a"),
+        python_run("x/s1/c", "import time; time.sleep(0.6)", needs="x/s1"),
+    ]
+    executor = ThreadExecutor()
+    lines: list[tuple[str, bool]] = []  # (line, whether the chain's job had ended by then)
+
+    def report(line: str) -> None:
+        lines.append((line, bool(executor.jobs) and executor.jobs[0].done()))
+
+    outcomes = schedule(grid, [chain], executor, grid / "results.jsonl", report=report, poll_s=0.1)
+    assert [o.status for o in outcomes] == ["done", "failed", "blocked", "done"]
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d "
+    log = grid / "runs" / "x" / "s1" / "a" / "log.txt"
+    expected = [
+        re.escape(f"started: x/s1 (log: {grid / 'runs/x/s1/log.txt'})"),
+        r"done: x/s1 in \ds",
+        r"started: x/s1/a \(log: .*\)",
+        re.escape(f"failed: x/s1/a: python exited with 3; log: {log} (after ") + r"\ds\)",
+        r"started: x/s1/c \(log: .*\)",
+        r"done: x/s1/c in \ds",
+        r"blocked: x/s1/a/b: x/s1/a failed",
+    ]
+    events = [(line, ended) for line, ended in lines if not line.startswith("grid: ")]
+    assert len(events) == len(expected), lines
+    for (line, _), pattern in zip(events, expected, strict=True):
+        assert re.fullmatch(stamp + pattern, line), (line, pattern)
+    assert not any(ended for _, ended in events[:4])  # reported while the job went on
+    counted = [line for line, _ in lines if line.startswith("grid: ")]
+    assert counted[0] == "grid: 0/4 runs done" and counted[-1] == "grid: 2/4 runs done"
+    assert json.loads(log.with_name("failed").read_text())["seconds"] >= 0.6
+
+    # run again: the done runs are skipped unreported, the failed one starts afresh
+    lines.clear()
+    schedule(grid, [chain], ThreadExecutor(), grid / "results.jsonl", report=report, poll_s=0.1)
+    events = [line.split(" ", 2)[2] for line, _ in lines if not line.startswith("grid: ")]
+    assert [" ".join(line.split(" ")[:2]) for line in events] == [
+        "started: x/s1/a",
+        "failed: x/s1/a:",
+        "blocked: x/s1/a/b:",
+    ]

@@ -3,6 +3,7 @@ run over four families, data parallelism, resuming after SIGKILL, and phase 3 fr
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -284,8 +285,13 @@ def test_two_ranks_match_one_process_with_the_doubled_batch(prepared, tiny_model
     assert distributed == pytest.approx(
         logged(single.stdout + single.stderr, "train_inner", "loss"), abs=1e-5
     )
-    ddp, one = (torch.load(tmp_path / d / "checkpoint_last.pt")["model"] for d in ("ddp", "single"))
-    assert max((ddp[k].float() - one[k].float()).abs().max().item() for k in ddp) < 1e-5
+    ddp, one = (torch.load(tmp_path / d / "checkpoint_last.pt") for d in ("ddp", "single"))
+    a, b = ddp["model"], one["model"]
+    assert max((a[k].float() - b[k].float()).abs().max().item() for k in a) < 1e-5
+    # the updates per task, kept in the checkpoint's extra state: one per update, not per rank
+    # or per --update-freq batch
+    counts = [c["extra_state"]["MultiTaskTask"]["updates"] for c in (ddp, one)]
+    assert counts[0] == counts[1] and sum(counts[0].values()) == 8
 
 
 @pytest.mark.slow
@@ -334,3 +340,74 @@ def test_a_run_killed_and_resumed_ends_bit_identical(prepared, tiny_model, tmp_p
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"]), (
         f"killed at {kill_at}"
     )
+
+
+UPDATES_LOGGED = re.compile(r"multitask: updates per task so far \((\d+) counted([^)]*)\): (.*)")
+
+
+def _updates_logged(output: str) -> list[tuple[int, dict[str, int]]]:
+    """Each validation's ``updates per task so far`` line: (total, {task: updates})."""
+    found = []
+    for total, _, items in UPDATES_LOGGED.findall(output):
+        counts = dict(re.findall(r"(\w+) (\d+) \(", items))
+        found.append((int(total), {name: int(n) for name, n in counts.items()}))
+    return found
+
+
+def _trained(output: str, tasks: tuple[str, ...]) -> Counter:
+    """The task of every update, read off fairseq's own train_inner lines (--log-interval 1:
+    one line per update; only the task it trained has values)."""
+    lines = [line for line in output.splitlines() if "| train_inner | {" in line]
+    trained = Counter()
+    for line in lines:
+        values = json.loads(line.split(" | ", 3)[3])
+        (task,) = [t for t in tasks if values.get(f"{t}_loss") is not None]
+        trained[task] += 1
+    return trained
+
+
+@pytest.mark.slow
+def test_the_log_shows_probabilities_and_updates_per_task_across_a_resume(
+    prepared, tiny_model, tmp_path
+):
+    """With --update-freq 2 (two batches per update) and a task that is never drawn; the counts
+    go on from the checkpoint when the run is resumed."""
+    tasks = ("mnli", "squad", "ccg")
+
+    def train(updates: int) -> str:
+        args = _multitask_args(
+            prepared,
+            tiny_model,
+            tmp_path / "mt",
+            updates,
+            "--update-freq",
+            "2",
+            validate=True,
+            tasks=tasks,
+            mixing=("--sampler", "weights", "--task-weights", "1,1,0"),
+        )
+        result = fairseq("fairseq-train", *args)
+        return result.stdout + result.stderr
+
+    first = train(6)
+    assert re.search(
+        r"multitask: epoch 1: sampling probabilities \(weights\): mnli 0\.5000 \(\d+ examples\), "
+        r"squad 0\.5000 \(\d+ examples\), ccg 0\.0000 \(\d+ examples\)",
+        first,
+    )
+    trained = _trained(first, tasks)
+    assert sum(trained.values()) == 6
+    logged_counts = _updates_logged(first)
+    assert [total for total, _ in logged_counts] == [4, 6]  # validations at 4 and at the end
+    assert logged_counts[-1][1] == {t: trained[t] for t in tasks}
+    never = ", ".join(t for t in tasks if not trained[t])
+    assert (
+        "ccg" in never and f"multitask: task(s) {never} received 0 of the 6 updates so far" in first
+    )
+
+    resumed = train(10)  # continues from checkpoint_last.pt, saved at update 6
+    assert re.search(r"Loaded checkpoint \S+checkpoint_last.pt \(epoch 1 @ 6 updates\)", resumed)
+    total, counts = _updates_logged(resumed)[-1]
+    assert total == sum(counts.values()) == 10
+    assert counts == {t: trained[t] + _trained(resumed, tasks)[t] for t in tasks}
+    assert "not counted" not in resumed

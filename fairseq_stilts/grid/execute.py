@@ -1,17 +1,28 @@
 """Executing a chain of runs inside one job: skip what is done, run the commands of the rest,
 store their results and mark them done. A failing run does not stop the chain's other targets,
-except those that start from its checkpoint."""
+except those that start from its checkpoint. Each run's ``started``, ``failed`` and ``done``
+markers let the scheduler report it as it starts and ends."""
 
 from __future__ import annotations
 
 import fcntl
 import json
 import subprocess
+import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from fairseq_stilts.errors import StiltsError
-from fairseq_stilts.grid.folder import done_marker, is_done, log_path
+from fairseq_stilts.grid.folder import (
+    clear_attempt,
+    done_marker,
+    failed_marker,
+    is_done,
+    log_path,
+    started_marker,
+    write_marker,
+)
 from fairseq_stilts.grid.runs import RESULTS, Run, run_dir
 from fairseq_stilts.results.store import append_rows
 from fairseq_stilts.runtime import fairseq_executable
@@ -39,17 +50,26 @@ def run_chain(grid: Path, chain: list[Run], results: Path) -> list[Outcome]:
             failed.add(run.id)
             outcomes.append(Outcome(run.id, "blocked", f"{run.needs} failed"))
         else:
+            start = time.monotonic()
             try:
-                execute(grid, run, results)
+                clear_attempt(grid, run.id)
+                write_marker(started_marker(grid, run.id), at=time.time())
+                execute(grid, run, results, start)
                 outcomes.append(Outcome(run.id, "done"))
             except (OSError, ValueError, KeyError) as err:  # StiltsError is a ValueError
                 failed.add(run.id)
-                outcomes.append(Outcome(run.id, "failed", f"{err}; log: {log_path(grid, run.id)}"))
+                detail = f"{err}; log: {log_path(grid, run.id)}"
+                outcomes.append(Outcome(run.id, "failed", detail))
+                seconds = round(time.monotonic() - start, 1)
+                with suppress(OSError, ValueError):  # the outcome reports it in any case
+                    write_marker(failed_marker(grid, run.id), detail=detail, seconds=seconds)
     return outcomes
 
 
-def execute(grid: Path, run: Run, results: Path) -> None:
-    """Run the commands of ``run``, store its results, then write its done marker."""
+def execute(grid: Path, run: Run, results: Path, start: float | None = None) -> None:
+    """Run the commands of ``run``, store its results, then write its done marker (with the
+    seconds since ``start``, a ``time.monotonic()``, by default now)."""
+    start = time.monotonic() if start is None else start
     log = log_path(grid, run.id)
     log.parent.mkdir(parents=True, exist_ok=True)
     for command in run.commands:
@@ -65,7 +85,7 @@ def execute(grid: Path, run: Run, results: Path) -> None:
             raise StiltsError(f"{command[0]} exited with {code}")
     if run.target is not None:
         store(grid, run, results)
-    done_marker(grid, run.id).write_text("")
+    write_marker(done_marker(grid, run.id), seconds=round(time.monotonic() - start, 1))
 
 
 def store(grid: Path, run: Run, results: Path) -> None:

@@ -1,8 +1,11 @@
-"""The grid folder: a copy of its plan, and per run ``runs/<id>/`` with ``commands.sh``, ``log.txt``,
-its checkpoints and results, and the ``done`` marker written once its results are stored."""
+"""The grid folder: a copy of its plan, its lock (``grid.lock``), and per run ``runs/<id>/`` with
+``commands.sh``, ``log.txt``, its checkpoints and results, and its markers: ``started`` when its
+job starts it, ``failed`` (the error) if it fails, ``done`` once its results are stored (the last
+two hold its duration, as JSON)."""
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
@@ -54,6 +57,39 @@ def done_marker(grid: Path, run_id: str) -> Path:
 
 def is_done(grid: Path, run_id: str) -> bool:
     return done_marker(grid, run_id).is_file()
+
+
+def started_marker(grid: Path, run_id: str) -> Path:
+    return run_dir(grid, run_id) / "started"
+
+
+def failed_marker(grid: Path, run_id: str) -> Path:
+    return run_dir(grid, run_id) / "failed"
+
+
+def write_marker(path: Path, **fields) -> None:
+    """A marker holding ``fields`` as JSON (written whole: a reader never sees half of it)."""
+    write_atomic(path, json.dumps(fields) + "\n")
+
+
+def read_marker(path: Path) -> dict | None:
+    """A marker's fields; {} for a marker without them (done markers of older grids); None if
+    there is no marker."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        fields = json.loads(text)
+    except ValueError:
+        return {}
+    return fields if isinstance(fields, dict) else {}
+
+
+def clear_attempt(grid: Path, run_id: str) -> None:
+    """Forget a previous attempt at a run that is not done (its started / failed markers)."""
+    for marker in (started_marker(grid, run_id), failed_marker(grid, run_id)):
+        marker.unlink(missing_ok=True)
 
 
 def log_path(grid: Path, run_id: str) -> Path:

@@ -59,6 +59,25 @@ def task_probabilities(
     return dict(zip(names, (raw / raw.sum()).tolist(), strict=True))
 
 
+def describe_probabilities(
+    probabilities: dict[str, float], sizes: dict[str, int] | None = None
+) -> str:
+    """``mnli 0.6667 (400 examples), squad 0.3333 (100 examples)`` for the log."""
+    return ", ".join(
+        f"{name} {p:.4f}" + (f" ({sizes[name]} examples)" if sizes and name in sizes else "")
+        for name, p in probabilities.items()
+    )
+
+
+def describe_updates(updates: dict[str, int]) -> str:
+    """``mnli 7 (58.3%), squad 5 (41.7%), ccg 0 (0.0%)`` for the log."""
+    total = sum(updates.values())
+    return ", ".join(
+        f"{name} {count} ({100 * count / total if total else 0:.1f}%)"
+        for name, count in updates.items()
+    )
+
+
 class MultiTaskDataset(FairseqDataset):
     """The datasets of several tasks, indexed one after the other; a batch holds one task.
 

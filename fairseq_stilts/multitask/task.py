@@ -11,14 +11,22 @@ dev set; the criterion ``stilts_multitask`` reports each task's metrics under ``
 and ``combined``, the mean of the supervised tasks' main metrics, for ``--best-checkpoint-metric``.
 Heads that an update does not use are switched off for that update (no gradient, no optimizer
 step); in data-parallel runs use ``--ddp-backend legacy_ddp``.
+
+The log shows the sampling probabilities at the start of every epoch, and the updates each task
+has received so far at every validation (a warning names a task with none). The task counts an
+update once fairseq has made it (one per update, whatever --update-freq and the number of ranks;
+not one whose gradient overflowed) and keeps the counts in the checkpoint's extra state, so a
+resumed run goes on counting.
 """
 
+import logging
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 from fairseq.data import iterators
 from fairseq.dataclass import FairseqDataclass
+from fairseq.distributed.utils import get_global_rank
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, MISSING, OmegaConf
 
@@ -27,11 +35,15 @@ from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.multitask.mixture import (
     SAMPLERS,
     MultiTaskDataset,
+    describe_probabilities,
+    describe_updates,
     evaluation_schedule,
     task_probabilities,
     training_schedule,
 )
 from fairseq_stilts.registry import all_specs, get_family, get_spec
+
+logger = logging.getLogger(__name__)
 
 
 def criterion_config(task: str) -> dict:
@@ -98,6 +110,10 @@ class MultiTaskTask(FairseqTask):
         first = next(iter(subtasks.values()))
         self.dictionary = first.source_dictionary
         self.probabilities: dict[str, float] = {}
+        self.train_sizes: dict[str, int] = {}  # training examples per task
+        self.updates: dict[str, int] = dict.fromkeys(subtasks, 0)  # updates made, per task
+        self._drawn: str | None = None  # the task of the update in progress (not yet made)
+        self._uncounted: int | None = None  # updates made before counting began (old checkpoint)
 
     @classmethod
     def setup_task(cls, cfg: MultiTaskConfig, **kwargs):
@@ -173,8 +189,9 @@ class MultiTaskTask(FairseqTask):
         dataset = MultiTaskDataset(datasets)
         dataset.training = split == "train"
         if dataset.training:
+            self.train_sizes = {name: len(d) for name, d in datasets.items()}
             self.probabilities = task_probabilities(
-                {name: len(d) for name, d in datasets.items()},
+                self.train_sizes,
                 self.cfg.sampler,
                 self.cfg.sampling_cap,
                 self.cfg.sampling_temperature,
@@ -255,6 +272,10 @@ class MultiTaskTask(FairseqTask):
         # ranks identical.
         sub = self.subtasks[sample["task"]]
         self._train_only(model, sub.head_name if sub.family.head is not None else None)
+        if self._uncounted is None:
+            self._uncounted = max(0, update_num - sum(self.updates.values()))
+        if not ignore_grad:  # a dummy batch (a rank out of data) is not the drawn task's
+            self._drawn = sample["task"]
         return super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
 
     @staticmethod
@@ -267,6 +288,50 @@ class MultiTaskTask(FairseqTask):
     def reduce_metrics(self, logging_outputs, criterion) -> None:
         super().reduce_metrics(logging_outputs, criterion)
         criterion.reduce_task_metrics(logging_outputs)
+        # fairseq reduces a training step's logs once per update it made: after all --update-freq
+        # batches, on every rank (all train the same task), and not after a gradient overflow
+        if self._drawn is not None:
+            self.updates[self._drawn] += 1
+            self._drawn = None
+
+    def begin_epoch(self, epoch, model) -> None:
+        super().begin_epoch(epoch, model)
+        if self.probabilities and get_global_rank() == 0:
+            logger.info(
+                f"multitask: epoch {epoch}: sampling probabilities ({self.cfg.sampler}): "
+                + describe_probabilities(self.probabilities, self.train_sizes)
+            )
+            if sum(self.updates.values()):
+                self._log_updates()
+
+    def begin_valid_epoch(self, epoch, model) -> None:
+        super().begin_valid_epoch(epoch, model)
+        self._drawn = None  # a step whose gradient overflowed made no update
+        if get_global_rank() == 0:
+            self._log_updates()
+
+    def _log_updates(self) -> None:
+        total = sum(self.updates.values())
+        before = f"; {self._uncounted} earlier update(s) not counted" if self._uncounted else ""
+        logger.info(
+            f"multitask: updates per task so far ({total} counted{before}): "
+            + describe_updates(self.updates)
+        )
+        never = [name for name, count in self.updates.items() if count == 0]
+        if never:
+            logger.warning(
+                f"multitask: task(s) {', '.join(never)} received 0 of the {total} updates so "
+                f"far (sampling probabilities: {describe_probabilities(self.probabilities)})"
+            )
+
+    def get_checkpoint_dict(self) -> dict:
+        """The update counts, for the checkpoint's extra state (fairseq's save_checkpoint
+        merges this in under the class name, and hands it back on resume)."""
+        return {type(self).__name__: {"updates": dict(self.updates)}}
+
+    def set_checkpoint_dict(self, state: dict) -> None:
+        saved = state.get("updates") or {}
+        self.updates = {name: int(saved.get(name, 0)) for name in self.subtasks}
 
     def main_metric(self, name: str) -> str | None:
         """The metric of task ``name`` that ``combined`` averages: its spec's first (none for a
