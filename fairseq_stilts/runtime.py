@@ -4,6 +4,7 @@ a checkpoint's encoder without a data folder."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,14 @@ SPM_FILE = "sentencepiece.bpe.model"  # ... and sentencepiece model, as XLM-R's 
 
 
 FAIRSEQ = "ve-fairseq==0.12.3"  # upstream fairseq's main branch, importable on Python 3.11
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def require_fairseq() -> None:

@@ -9,13 +9,8 @@ import numpy as np
 import pytest
 from fairseq.data import Dictionary
 
-from fairseq_stilts.data.prepare.encoder import (
-    DICT_FILE,
-    SPM_FILE,
-    PieceEncoder,
-    dictionary_fingerprint,
-    file_sha256,
-)
+from fairseq_stilts.data.prepare.encoder import PieceEncoder, dictionary_fingerprint
+from fairseq_stilts.runtime import DICT_FILE, SPM_FILE, file_sha256
 from fairseq_stilts.errors import DataError
 
 SENTENCES = [

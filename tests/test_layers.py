@@ -18,6 +18,7 @@ LAYERS = (
     ("data",),
     ("families", "models", "optim"),
     ("multitask",),
+    ("plugin",),
     ("results", "convert", "tiny"),
     ("grid",),
     ("cli",),

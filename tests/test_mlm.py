@@ -17,9 +17,10 @@ from fairseq.trainer import Trainer
 from omegaconf import OmegaConf
 
 from fairseq_stilts.data.datasets.language_sampling import language_probabilities
-from fairseq_stilts.data.prepare.encoder import DICT_FILE, PieceEncoder, file_sha256
+from fairseq_stilts.data.prepare.encoder import DICT_FILE, PieceEncoder
 from fairseq_stilts.data.prepare.folder import prepare_task
 from fairseq_stilts.errors import DataError, StiltsError
+from fairseq_stilts.runtime import file_sha256
 from fairseq_stilts.tiny import DATA_DIR
 
 RAW = DATA_DIR / "mlm"

@@ -15,11 +15,12 @@ from fairseq.data import Dictionary, data_utils
 import fairseq_stilts.data.prepare.encode as encode_module
 import fairseq_stilts.data.prepare.texts as texts_module
 from fairseq_stilts.cli import prepare as prepare_cli
-from fairseq_stilts.data.prepare.encoder import DICT_FILE, PieceEncoder, file_sha256
+from fairseq_stilts.data.prepare.encoder import DICT_FILE, PieceEncoder
 from fairseq_stilts.data.prepare.folder import prepare_task
 from fairseq_stilts.data.prepare.hf_local import read_hf_local
 from fairseq_stilts.errors import DataError, StiltsError
 from fairseq_stilts.registry import get_spec
+from fairseq_stilts.runtime import file_sha256
 from fairseq_stilts.tiny import DATA_DIR
 
 NLI = ("entailment", "neutral", "contradiction")

@@ -18,12 +18,12 @@ from fairseq.options import get_training_parser, parse_args_and_arch
 
 from fairseq_stilts.cli import prepare as prepare_cli
 from fairseq_stilts.data.datasets.language_sampling import epoch_counts
-from fairseq_stilts.data.prepare.encoder import PieceEncoder, file_sha256
+from fairseq_stilts.data.prepare.encoder import PieceEncoder
 from fairseq_stilts.data.prepare.folder import prepare_task
 from fairseq_stilts.data.prepare.train_languages import choose_train_languages
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.families.span_qa.squad_json import read_squad_json
-from fairseq_stilts.runtime import USER_DIR
+from fairseq_stilts.runtime import USER_DIR, file_sha256
 from fairseq_stilts.tiny import DATA_DIR
 
 XNLI_MT = DATA_DIR / "mnli" / "XNLI-MT-1.0" / "multinli"

@@ -18,11 +18,10 @@ import tempfile
 from pathlib import Path
 
 from fairseq_stilts.cli.main import LanguageList, argument_parser, cli
-from fairseq_stilts.data.prepare.encoder import file_sha256
 from fairseq_stilts.data.prepare.manifest import MANIFEST, read_manifest
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.registry import Family, get_family, get_spec
-from fairseq_stilts.runtime import run_fairseq
+from fairseq_stilts.runtime import file_sha256, run_fairseq
 from fairseq_stilts.writes import folder_written_atomically, write_atomic
 
 

@@ -1,10 +1,15 @@
-"""What every stilts-* command shares: its parser (help texts show defaults), output that
-appears as it happens, and user errors as one line on stderr with exit code 2."""
+"""What every stilts-* command shares: its parser (help texts show defaults; the plugin, and with
+it fairseq and torch, is loaded only once the arguments are parsed), output that appears as it
+happens, and user errors as one line on stderr with exit code 2.
+
+Keep a command module's own imports light (argparse, pathlib, this module): it imports what it
+runs with inside its ``main``, after parsing."""
 
 from __future__ import annotations
 
 import argparse
 import functools
+import io
 import sys
 from collections.abc import Callable
 
@@ -15,10 +20,19 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
     """Each option's help ends with its default; the description keeps its line breaks."""
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """Registers the plugin with fairseq once the arguments are parsed."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        parsed = super().parse_known_args(args, namespace)
+        from fairseq_stilts.plugin import register
+
+        register()
+        return parsed
+
+
 def argument_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(
-        prog=prog, description=description, formatter_class=HelpFormatter
-    )
+    return ArgumentParser(prog=prog, description=description, formatter_class=HelpFormatter)
 
 
 class LanguageList(argparse.Action):
@@ -36,7 +50,8 @@ def cli(main: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(main)
     def wrapper(argv: list[str] | None = None) -> None:
         # Lines reach a pipe (`stilts-demo | tee log`) as they are printed.
-        sys.stdout.reconfigure(line_buffering=True)
+        if isinstance(sys.stdout, io.TextIOWrapper):
+            sys.stdout.reconfigure(line_buffering=True)
         try:
             main(argv)
         except StiltsError as err:

@@ -13,10 +13,6 @@ import sys
 from pathlib import Path
 
 from fairseq_stilts.cli.main import argument_parser, cli
-from fairseq_stilts.results.plots import delta_heatmap, english_vs_multilingual
-from fairseq_stilts.results.render import markdown, write_tables
-from fairseq_stilts.results.report import build_report
-from fairseq_stilts.results.store import load_rows
 
 
 @cli
@@ -35,6 +31,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap random seed")
     args = parser.parse_args(argv)
+    from fairseq_stilts.results.plots import delta_heatmap, english_vs_multilingual
+    from fairseq_stilts.results.render import markdown, write_tables
+    from fairseq_stilts.results.report import build_report
+    from fairseq_stilts.results.store import load_rows
+
     rows, problems = load_rows(args.results)
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)

@@ -12,16 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import torch
-
 from fairseq_stilts.cli.main import LanguageList, argument_parser, cli
-from fairseq_stilts.data.prepare.encoder import PieceEncoder
 from fairseq_stilts.errors import StiltsError
-from fairseq_stilts.families.retrieval.data import check_languages, read_bucc, read_tatoeba
-from fairseq_stilts.families.retrieval.embed import POOLINGS, default_layer, embed_sentences
-from fairseq_stilts.metrics.retrieval import bucc_scores, mine_pairs, tatoeba_accuracy
 from fairseq_stilts.registry import get_spec
-from fairseq_stilts.runtime import load_encoder
 from fairseq_stilts.writes import write_atomic
 
 TASKS = ("tatoeba", "bucc")
@@ -40,6 +33,14 @@ def retrieve(
     cpu: bool = False,
 ) -> list[dict]:
     """Per-language result rows of ``checkpoint`` on the raw retrieval files in ``raw``."""
+    import torch  # here, not at the top: stilts-retrieve --help stays light
+
+    from fairseq_stilts.data.prepare.encoder import PieceEncoder
+    from fairseq_stilts.families.retrieval.data import check_languages, read_bucc, read_tatoeba
+    from fairseq_stilts.families.retrieval.embed import POOLINGS, default_layer, embed_sentences
+    from fairseq_stilts.metrics.retrieval import bucc_scores, mine_pairs, tatoeba_accuracy
+    from fairseq_stilts.runtime import load_encoder
+
     if task not in TASKS:
         raise StiltsError(f"unknown retrieval task {task!r}; choose one of {', '.join(TASKS)}")
     spec = get_spec(task)
@@ -137,10 +138,7 @@ def main(argv: list[str] | None = None) -> None:
         "--layer", type=int, help="hidden state to pool, 0 = embeddings (default: 14/24 of depth)"
     )
     parser.add_argument(
-        "--pooling",
-        choices=POOLINGS,
-        default="mean",
-        help="mean over the tokens, or the <s> vector",
+        "--pooling", default="mean", help="mean: over the tokens; cls: the <s> vector"
     )
     parser.add_argument("--batch-size", type=int, default=32, help="sentences per batch")
     parser.add_argument("--cpu", action="store_true", help="do not use a GPU even if there is one")

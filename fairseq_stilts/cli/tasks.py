@@ -12,8 +12,6 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from fairseq.tasks import TASK_REGISTRY
-
 from fairseq_stilts.cli.main import argument_parser, cli
 from fairseq_stilts.registry import all_specs, get_family
 from fairseq_stilts.runtime import USER_DIR
@@ -41,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def _defined_in(task: str) -> str:
     """``Class (file)`` of the family task class behind ``--task task``."""
+    from fairseq.tasks import TASK_REGISTRY
+
     family_class = TASK_REGISTRY[task].__mro__[1]
     path = Path(inspect.getfile(family_class))
     root = Path(USER_DIR).parent

@@ -15,9 +15,7 @@ from pathlib import Path
 import sentencepiece as spm
 
 from fairseq_stilts.cli.main import argument_parser, cli
-from fairseq_stilts.data.prepare.encoder import DICT_FILE, SPM_FILE, PieceEncoder
-from fairseq_stilts.data.prepare.indexed import write_indexed
-from fairseq_stilts.runtime import run_fairseq
+from fairseq_stilts.runtime import DICT_FILE, SPM_FILE, run_fairseq
 from fairseq_stilts.tiny import DATA_DIR
 
 VOCAB_SIZE = 400
@@ -26,6 +24,9 @@ VOCAB_SIZE = 400
 def build_tiny_model(out: Path, updates: int = 400, seed: int = 1, progress: bool = False) -> Path:
     """Train sentencepiece + a 2-layer XLM-R on ``tiny/data/mlm/*.txt``; return ``out``. With
     ``progress``, fairseq-train's log lines (every 20 updates) are shown as they come."""
+    from fairseq_stilts.data.prepare.encoder import PieceEncoder
+    from fairseq_stilts.data.prepare.indexed import write_indexed
+
     out = Path(out)
     texts = sorted((DATA_DIR / "mlm").glob("*.txt"))
     work = Path(tempfile.mkdtemp(prefix="stilts-tiny-"))

@@ -51,11 +51,3 @@ def dictionary_fingerprint(dictionary: Dictionary) -> int:
     """A 63-bit hash of a dictionary's symbols, in order."""
     digest = hashlib.sha256("\n".join(dictionary.symbols).encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "little") >> 1
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

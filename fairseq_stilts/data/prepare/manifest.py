@@ -11,11 +11,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fairseq_stilts.data.prepare.encoder import file_sha256
 from fairseq_stilts.data.prepare.subsets import Part, train_language_counts
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.registry import TaskSpec
-from fairseq_stilts.runtime import DICT_FILE, SPM_FILE, __version__
+from fairseq_stilts.runtime import DICT_FILE, SPM_FILE, __version__, file_sha256
 
 MANIFEST = "manifest.json"
 FORMAT = 2  # 1: the untyped manifests of fairseq-stilts 0.1.0 before the Manifest record

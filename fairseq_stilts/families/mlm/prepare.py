@@ -14,13 +14,13 @@ import shutil
 from pathlib import Path
 
 from fairseq_stilts.data.prepare.encode import encode_all
-from fairseq_stilts.data.prepare.encoder import PieceEncoder, file_sha256
+from fairseq_stilts.data.prepare.encoder import PieceEncoder
 from fairseq_stilts.data.prepare.indexed import write_indexed
 from fairseq_stilts.data.prepare.manifest import Manifest, SourceInfo, SubsetInfo
 from fairseq_stilts.data.prepare.readers import read_lines
 from fairseq_stilts.data.prepare.request import PrepareRequest
 from fairseq_stilts.errors import DataError, StiltsError
-from fairseq_stilts.runtime import DICT_FILE, SPM_FILE
+from fairseq_stilts.runtime import DICT_FILE, SPM_FILE, file_sha256
 from fairseq_stilts.writes import folder_written_atomically
 
 VALID_EVERY = 50  # every 50th sentence of a language is held out for validation
