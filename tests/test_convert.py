@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import stat
 
 import pytest
 import sentencepiece as spm
@@ -13,6 +16,7 @@ from transformers import (
     XLMRobertaForMaskedLM,
     XLMRobertaForQuestionAnswering,
     XLMRobertaForSequenceClassification,
+    XLMRobertaForTokenClassification,
     XLMRobertaModel,
     XLMRobertaTokenizer,
 )
@@ -23,7 +27,7 @@ from fairseq_stilts.convert.to_hf import convert_to_hf
 from fairseq_stilts.convert.vocab import dictionary_text
 from fairseq_stilts.data.prepare.encoder import PieceEncoder
 from fairseq_stilts.errors import StiltsError
-from fairseq_stilts.runtime import load_encoder
+from fairseq_stilts.runtime import __version__, file_sha256, load_encoder
 from fairseq_stilts.tiny import DATA_DIR
 
 TOL = 1e-5
@@ -258,3 +262,210 @@ def test_converted_model_trains_with_fairseq(tmp_path, tiny_model, prepared):
     assert (tmp_path / "ft" / "checkpoint_last.pt").is_file() and (
         tmp_path / "rs" / "checkpoint_last.pt"
     ).is_file()
+
+
+def label_names(data) -> list[str]:
+    return [line.split()[0] for line in (data / "label" / "dict.txt").read_text().splitlines()]
+
+
+def checkpoint_with_heads(tmp_path, tiny_model, heads, activation=None, std=0.5):
+    """The tiny model with random ``heads`` (name -> (kind, classes), weights of ``std``) saved
+    as a checkpoint; ``activation``: the model's --pooler-activation-fn (a tagging head's)."""
+    model = load_encoder(tiny_model / "model.pt", tiny_model)
+    state = torch.load(tiny_model / "model.pt", weights_only=True)
+    if activation is not None:
+        model.args.pooler_activation_fn = activation
+        state["cfg"]["model"].pooler_activation_fn = activation
+    for head, (kind, classes) in heads.items():
+        model.register_task_head(kind, head, classes)
+    torch.manual_seed(0)
+    for p in model.classification_heads.parameters():
+        torch.nn.init.normal_(p, std=std)
+    model.eval()
+    state["model"] = model.state_dict()
+    checkpoint = tmp_path / "checkpoint_best.pt"
+    torch.save(state, checkpoint)
+    return model, checkpoint
+
+
+def test_tagging_head_with_linear_activation_folds_exactly(tmp_path, tiny_model, prepared):
+    data = prepared("udpos")
+    tags = label_names(data)
+    model, checkpoint = checkpoint_with_heads(
+        tmp_path, tiny_model, {"udpos": ("token", len(tags))}, activation="linear", std=0.1
+    )
+    assert (
+        main(
+            [
+                "to-hf",
+                str(checkpoint),
+                str(tmp_path / "hf"),
+                "--model-dir",
+                str(tiny_model),
+                "--data",
+                str(data),
+            ]
+        )
+        is None
+    )
+    hf = XLMRobertaForTokenClassification.from_pretrained(tmp_path / "hf").eval()
+    assert hf.config.id2label == dict(enumerate(tags))
+    assert hf.config.label2id == {t: i for i, t in enumerate(tags)}
+    diffs, scales = [], []
+    for seed in (3, 4):
+        tokens = batch(len(model.encoder.dictionary), seed=seed)
+        with torch.no_grad():
+            ours = model(tokens, features_only=True, classification_head_name="udpos")[0]
+            theirs = hf(tokens, attention_mask=tokens.ne(1)).logits
+        keep = tokens.ne(1)
+        diffs.append((ours - theirs)[keep].abs().max().item())
+        scales.append(ours[keep].abs().max().item())
+    d_tag = max(diffs)
+    print(f"tagging logits (dense + out_proj folded) {d_tag:.2e}, |logits| up to {max(scales):.2f}")
+    assert d_tag < TOL and max(scales) > 1
+    card = (tmp_path / "hf" / "README.md").read_text()
+    assert "XLMRobertaForTokenClassification" in card and "task: `udpos`" in card
+    assert "pipeline_tag: token-classification" in card
+    assert all(f"| {i} | {t} |" in card for i, t in enumerate(tags))
+
+
+def test_tagging_head_with_tanh_is_refused(tmp_path, tiny_model, capsys):
+    _, checkpoint = checkpoint_with_heads(tmp_path, tiny_model, {"panx": ("token", 7)})
+    with pytest.raises(SystemExit) as exit_info:
+        main(["to-hf", str(checkpoint), str(tmp_path / "hf"), "--model-dir", str(tiny_model)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {checkpoint}: head 'panx'")
+    assert "dense + tanh + out_proj" in err and "XLMRobertaForTokenClassification" in err
+    assert "--head lm" in err
+    assert not (tmp_path / "hf").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    # the encoder alone still converts
+    assert convert_to_hf(checkpoint, tmp_path / "lm", tiny_model, "lm") == "XLMRobertaForMaskedLM"
+
+
+def test_labels_from_the_data_folder(tmp_path, tiny_model, prepared):
+    data = prepared("xnli")
+    model, checkpoint = checkpoint_with_heads(tmp_path, tiny_model, {"xnli": ("sentence", 3)})
+    convert_to_hf(checkpoint, tmp_path / "named", tiny_model, data=data)
+    named = XLMRobertaForSequenceClassification.from_pretrained(tmp_path / "named").eval()
+    assert named.config.id2label == {0: "entailment", 1: "neutral", 2: "contradiction"}
+    assert named.config.label2id == {"entailment": 0, "neutral": 1, "contradiction": 2}
+    tokens = batch(len(model.encoder.dictionary), seed=5)
+    with torch.no_grad():
+        ours = model(tokens, features_only=True, classification_head_name="xnli")[0]
+        d_cls = (named(tokens, attention_mask=tokens.ne(1)).logits - ours).abs().max().item()
+    print(f"classification logits with --data {d_cls:.2e}")
+    assert d_cls < TOL
+    card = (tmp_path / "named" / "README.md").read_text()
+    assert f"`manifest.json` sha256 `{file_sha256(data / 'manifest.json')}`" in card
+    assert "task: `xnli` (family `classification`)" in card and "| 1 | neutral |" in card
+    # without --data: generic names, and the card says so
+    convert_to_hf(checkpoint, tmp_path / "generic", tiny_model)
+    generic = json.loads((tmp_path / "generic" / "config.json").read_text())
+    assert generic["id2label"] == {"0": "LABEL_0", "1": "LABEL_1", "2": "LABEL_2"}
+    card = (tmp_path / "generic" / "README.md").read_text()
+    assert "No data folder was given (`--data`)" in card and "`LABEL_2`" in card
+    assert "## Data" not in card
+
+
+def test_label_count_that_does_not_match_the_head_is_an_error(
+    tmp_path, tiny_model, prepared, capsys
+):
+    data = prepared("pawsx")  # 2 labels
+    _, checkpoint = checkpoint_with_heads(tmp_path, tiny_model, {"pawsx": ("sentence", 3)})
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "to-hf",
+                str(checkpoint),
+                str(tmp_path / "hf"),
+                "--model-dir",
+                str(tiny_model),
+                "--data",
+                str(data),
+            ]
+        )
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"error: {data / 'label' / 'dict.txt'} lists 2 labels")
+    assert f"head 'pawsx' of {checkpoint} has 3 outputs" in err
+    assert not (tmp_path / "hf").exists()
+    with pytest.raises(StiltsError, match="manifest.json: not found"):
+        convert_to_hf(checkpoint, tmp_path / "hf", tiny_model, data=tmp_path / "nowhere")
+
+
+def test_model_card_with_results(tmp_path, tiny_model, prepared):
+    data = prepared("xnli")
+    _, checkpoint = checkpoint_with_heads(tmp_path, tiny_model, {"xnli": ("sentence", 3)})
+    rows = [
+        {
+            "task": "xnli",
+            "language": lang,
+            "split": "test",
+            "metric": "accuracy",
+            "value": v,
+            "checkpoint": str(checkpoint.resolve()),
+            "data_manifest_sha256": file_sha256(data / "manifest.json"),
+        }
+        for lang, v in (("en", 80.0), ("de", 70.5))
+    ]
+    results = tmp_path / "checkpoint_best.xnli.test.json"
+    results.write_text(json.dumps(rows))
+    main(
+        [
+            "to-hf",
+            str(checkpoint),
+            str(tmp_path / "hf"),
+            "--model-dir",
+            str(tiny_model),
+            "--data",
+            str(data),
+            "--results",
+            str(results),
+        ]
+    )
+    card = (tmp_path / "hf" / "README.md").read_text()
+    print(card)
+    assert card.startswith("---\nlibrary_name: transformers\npipeline_tag: text-classification\n")
+    assert "base model: XLM-R, fairseq architecture `xlmr_tiny` (2 layers, hidden size 64" in card
+    assert "head: `xnli`: 3 class scores" in card
+    assert "| xnli | en | test | accuracy | 80.00 |" in card
+    assert "| xnli | de | test | accuracy | 70.50 |" in card
+    assert "| xnli | mean of 2 | test | accuracy | 75.25 |" in card
+    assert f"fairseq-stilts {__version__}" in card and "stilts-convert to-hf" in card
+    assert f"`{file_sha256(data / 'manifest.json')}`" in card
+    for text, message in (
+        ("{not json", "not a results JSON written by stilts-eval"),
+        (json.dumps([{"task": "xnli", "language": "en"}]), "row 0 has no split, metric, value"),
+        (json.dumps([{**rows[0], "value": "high"}]), "row 0: value 'high' is not a number"),
+    ):
+        results.write_text(text)
+        with pytest.raises(StiltsError, match=f"^{results}: {message}"):
+            convert_to_hf(checkpoint, tmp_path / "bad", tiny_model, data=data, results=results)
+    with pytest.raises(StiltsError, match="results file not found"):
+        convert_to_hf(checkpoint, tmp_path / "bad", tiny_model, results=tmp_path / "none.json")
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_exported_folders_have_normal_modes(tmp_path, tiny_model, umask):
+    _, checkpoint = checkpoint_with_heads(tmp_path, tiny_model, {"xnli": ("sentence", 3)})
+    _, hf = hf_folder(tmp_path, tiny_model, SHAPES[0])
+    previous = os.umask(umask)
+    try:
+        convert_to_hf(checkpoint, tmp_path / "out" / "hf", tiny_model)
+        convert_from_hf(hf, tmp_path / "out" / "fs")
+    finally:
+        os.umask(previous)
+    for folder in (tmp_path / "out" / "hf", tmp_path / "out" / "fs"):
+        paths = [folder, *folder.rglob("*")]
+        modes = {p.relative_to(folder).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in paths}
+        assert modes["."] == 0o755 & ~umask
+        assert {"model.safetensors", "config.json", "README.md"} <= modes.keys() or (
+            {"model.pt", "dict.txt", "sentencepiece.bpe.model"} <= modes.keys()
+        )
+        for name, mode in modes.items():
+            expected = 0o755 if (folder / name).is_dir() else 0o644
+            assert mode == expected & ~umask, (folder / name, oct(mode))

@@ -21,6 +21,7 @@ from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from omegaconf import OmegaConf
 from safetensors.torch import load_file
 
+from fairseq_stilts.convert.folder import converted_folder
 from fairseq_stilts.convert.names import (
     FAIRSEQ_ENCODER,
     FAIRSEQ_LM_HEAD,
@@ -36,7 +37,6 @@ from fairseq_stilts.data.prepare.encoder import DICT_FILE, SPM_FILE
 from fairseq_stilts.errors import DataError
 from fairseq_stilts.models.stilts_xlmr import StiltsXLMRModel
 from fairseq_stilts.runtime import DictionaryOnlyTask
-from fairseq_stilts.writes import folder_written_atomically
 
 FAIRSEQ_LAYER_NORM_EPS = 1e-5  # fairseq's LayerNorm default, used throughout its RoBERTa
 MODEL_FILE = "model.pt"
@@ -141,7 +141,7 @@ def convert_from_hf(model_dir: str | Path, out: str | Path) -> list[str]:
     if not spm_model.is_file():
         raise DataError(spm_model, "missing: the tokenizer's sentencepiece model is needed")
     state = read_weights(model_dir)
-    with folder_written_atomically(out) as tmp:
+    with converted_folder(out) as tmp:
         shutil.copyfile(spm_model, tmp / SPM_FILE)
         (tmp / DICT_FILE).write_text(dictionary_text(spm_model), encoding="utf-8")
         dictionary = Dictionary.load(str(tmp / DICT_FILE))

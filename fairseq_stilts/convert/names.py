@@ -47,3 +47,6 @@ def encoder_names(num_layers: int) -> list[tuple[str, str]]:
             for p in ("weight", "bias"):
                 pairs.append((f"layers.{i}.{ours}.{p}", f"encoder.layer.{i}.{theirs}.{p}"))
     return pairs
+
+
+LM = "lm"  # the name that picks the LM head (stilts-convert to-hf --head lm)
