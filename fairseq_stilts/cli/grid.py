@@ -28,7 +28,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("plan", type=Path, help="plan YAML")
     parser.add_argument("--out", type=Path, required=True, help="grid folder")
     parser.add_argument("--parallel", type=int, default=1, help="chains running at once")
-    parser.add_argument("--executor", choices=EXECUTORS, default="local")
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="submitit executor: local processes, or SLURM jobs (the plan's resources)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="write the commands, run nothing")
     parser.add_argument(
         "--wait",
