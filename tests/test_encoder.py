@@ -10,8 +10,8 @@ import pytest
 from fairseq.data import Dictionary
 
 from fairseq_stilts.data.prepare.encoder import PieceEncoder, dictionary_fingerprint
-from fairseq_stilts.runtime import DICT_FILE, SPM_FILE, file_sha256
 from fairseq_stilts.errors import DataError
+from fairseq_stilts.runtime import DICT_FILE, SPM_FILE, file_sha256
 
 SENTENCES = [
     "Tom has 8 red books.",
