@@ -5,6 +5,7 @@ a checkpoint's encoder without a data folder."""
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -70,9 +71,13 @@ def fairseq_executable(name: str) -> str:
     return str(path)
 
 
+# fairseq's progress lines: training (train_inner, train) and validation, tagged by subset.
+PROGRESS_LINE = re.compile(r"\| INFO \| (train_inner|train|valid[\w.]*|test[\w.]*) \| ")
+
+
 def run_fairseq(name: str, args: list[str], log: Path, echo: bool = False) -> str:
     """Run ``name`` with ``--user-dir`` set; keep its output in ``log`` and, with ``echo``,
-    show it on stderr as it comes (fairseq's progress); return that output."""
+    show its progress lines on stderr as they come; return that output."""
     command = [fairseq_executable(name), *args, "--user-dir", USER_DIR]
     log.parent.mkdir(parents=True, exist_ok=True)
     lines = []
@@ -84,7 +89,7 @@ def run_fairseq(name: str, args: list[str], log: Path, echo: bool = False) -> st
             for line in process.stdout:
                 lines.append(line)
                 handle.write(line)
-                if echo:
+                if echo and PROGRESS_LINE.search(line):
                     sys.stderr.write(line)
     output = "".join(lines)
     if process.returncode != 0:

@@ -17,7 +17,7 @@ import pytest
 from fairseq_stilts.cli import evaluate as evaluate_cli
 from fairseq_stilts.cli.main import LanguageList, argument_parser
 from fairseq_stilts.errors import StiltsError
-from fairseq_stilts.runtime import USER_DIR
+from fairseq_stilts.runtime import PROGRESS_LINE, USER_DIR
 
 CLI = Path(USER_DIR) / "cli"
 
@@ -108,6 +108,20 @@ def test_stilts_eval_passes_other_options_to_fairseq_validate(tmp_path, prepared
     assert name == "fairseq-validate"
     assert args[args.index("--max-tokens") + 1] == "999" and "--fp16" in args
     assert log == out.with_suffix(".log")  # beside --out, not beside the checkpoint
+
+
+def test_only_fairseq_progress_lines_are_echoed():
+    shown = [
+        "2026-12-02 19:54:45 | INFO | train_inner | epoch 003:      4 / 8 loss=8.646",
+        "2026-12-02 19:54:44 | INFO | train | epoch 001 | loss 8.677",
+        "2026-12-02 19:55:01 | INFO | test.de | test.de | loss 1.2 | accuracy 40",
+        "2026-12-02 19:55:01 | INFO | valid | epoch 001 | valid on 'valid' subset | loss 1.1",
+    ]
+    hidden = [
+        "2026-12-02 19:54:42 | INFO | fairseq_cli.train | {'_name': None, 'common': {}}",
+        "/hydra/compose.py:56: UserWarning: The strict flag in the compose API is deprecated.",
+    ]
+    assert [line for line in shown + hidden if PROGRESS_LINE.search(line)] == shown
 
 
 def _python(code: str, **kwargs) -> subprocess.Popen:
