@@ -7,6 +7,7 @@ except in the stilts-* commands, which call it once their arguments are parsed: 
 and argument errors then stay fast and never import fairseq or torch.
 """
 
+import atexit
 import logging
 import os
 
@@ -37,4 +38,15 @@ def register() -> None:
         and os.environ.get("LOGLEVEL", "").upper() != "DEBUG"
     ):
         logging.getLogger().setLevel(logging.INFO)
+    atexit.register(_destroy_process_group)
     _registered = True
+
+
+def _destroy_process_group() -> None:
+    """Tear a data-parallel run's process group down before the interpreter does: fairseq
+    leaves it up, and a gloo rank exiting with its threads still running can abort
+    ("terminate called without an active exception") after a successful run."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
