@@ -367,6 +367,15 @@ def test_labels_from_the_data_folder(tmp_path, tiny_model, prepared):
     card = (tmp_path / "generic" / "README.md").read_text()
     assert "No data folder was given (`--data`)" in card and "`LABEL_2`" in card
     assert "## Data" not in card
+    # a head of one output (multiple choice: a score per sequence) takes no label names
+    _, scored = checkpoint_with_heads(tmp_path, tiny_model, {"copa": ("sentence", 1)})
+    convert_to_hf(scored, tmp_path / "scored", tiny_model, data=data)
+    assert json.loads((tmp_path / "scored" / "config.json").read_text())["id2label"] == {
+        "0": "LABEL_0"
+    }
+    card = (tmp_path / "scored" / "README.md").read_text()
+    assert "one score per sequence" in card and "## Labels" not in card
+    assert "The head is named `copa`; the data folder was prepared for task `xnli`." in card
 
 
 def test_label_count_that_does_not_match_the_head_is_an_error(
@@ -449,7 +458,7 @@ def test_model_card_with_results(tmp_path, tiny_model, prepared):
     assert not (tmp_path / "bad").exists()
 
 
-@pytest.mark.parametrize("umask", [0o022, 0o027])
+@pytest.mark.parametrize("umask", [0o022, 0o027], ids=["umask022", "umask027"])
 def test_exported_folders_have_normal_modes(tmp_path, tiny_model, umask):
     _, checkpoint = checkpoint_with_heads(tmp_path, tiny_model, {"xnli": ("sentence", 3)})
     _, hf = hf_folder(tmp_path, tiny_model, SHAPES[0])

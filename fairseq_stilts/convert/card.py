@@ -204,5 +204,5 @@ def model_card(export: Export) -> str:
         f"Converted with `stilts-convert to-hf` ({versions}). The token-type embedding is zeros "
         "(fairseq has none); dropout is only active in training.",
     ]
-    lines += [f"- {note}" for note in e.notes]
+    lines += ["", *(f"- {note}" for note in e.notes)] if e.notes else []
     return "\n".join(lines) + "\n"
