@@ -216,6 +216,25 @@ def test_register_spec_rejects_unknown_family():
     assert "bogus_task" not in all_specs()
 
 
+def test_a_spec_naming_a_metric_its_family_does_not_log_is_refused():
+    typo = TaskSpec(
+        name="typo_task",
+        family="classification",
+        role="intermediate",
+        description="names a metric classification does not log",
+        languages=("en",),
+        metrics=("acuracy",),
+        scoring="accuracy",
+        max_length=8,
+    )
+    register_spec(typo)
+    try:
+        with pytest.raises(StiltsError, match=r"'typo_task': metric\(s\) \['acuracy'\] are not"):
+            register_fairseq_tasks()
+    finally:
+        catalogue.REGISTRY.pop(("fairseq_stilts", "tasks", "typo_task"), None)
+
+
 def test_register_spec_as_a_decorator_adds_a_looked_up_task():
     @register_spec
     def plugin_task() -> TaskSpec:

@@ -29,6 +29,12 @@ def register_fairseq_tasks() -> None:
                 family = get_family(spec.family)
             except StiltsError as err:
                 raise StiltsError(f"task spec {spec.name!r}: {err}") from None
+            unknown = sorted(set(spec.reported_metrics) - set(family.metrics))
+            if unknown:
+                raise StiltsError(
+                    f"task spec {spec.name!r}: metric(s) {unknown} are not logged by the "
+                    f"{family.name} family (it logs: {', '.join(family.metrics)})"
+                )
             register_task(spec.name, dataclass=family.config)(bind(family, spec))
 
 

@@ -19,7 +19,7 @@ from fairseq_stilts.data.prepare.examples import HFReader, parts_from_files, par
 from fairseq_stilts.data.prepare.indexed import write_indexed
 from fairseq_stilts.data.prepare.manifest import Manifest, build_manifest
 from fairseq_stilts.data.prepare.request import PrepareRequest
-from fairseq_stilts.data.prepare.subsets import Part, distinct_parts, group_subsets
+from fairseq_stilts.data.prepare.subsets import distinct_parts, group_subsets
 from fairseq_stilts.runtime import DICT_FILE
 from fairseq_stilts.writes import folder_written_atomically
 
@@ -42,7 +42,10 @@ def prepare_texts(request: PrepareRequest, read_hf: HFReader) -> Manifest:
             )
         )
         rows_of = {id(p): [[next(encoded) for _ in t] for t in p.examples] for p in distinct}
-        label_dict = label_dictionary(spec.labels, subsets["train"])
+        train_labels = [y for p in subsets["train"] for y in p.labels]
+        label_dict = label_dictionary(
+            spec.labels, np.bincount(train_labels, minlength=len(spec.labels))
+        )
         for subset, members in subsets.items():
             rows = [row for p in members for row in rows_of[id(p)]]
             labels = [label for p in members for label in p.labels]
@@ -63,9 +66,8 @@ def prepare_texts(request: PrepareRequest, read_hf: HFReader) -> Manifest:
     return manifest
 
 
-def label_dictionary(labels: tuple[str, ...], train: list[Part]) -> Dictionary:
+def label_dictionary(labels: tuple[str, ...], counts: np.ndarray) -> Dictionary:
     """A fairseq dictionary of ``labels`` in order, with their training counts."""
-    counts = np.bincount([y for p in train for y in p.labels], minlength=len(labels))
     dictionary = Dictionary()
     for label, count in zip(labels, counts, strict=True):
         dictionary.add_symbol(label, n=int(count))

@@ -24,6 +24,7 @@ from fairseq_stilts.data.prepare.manifest import Manifest, build_manifest
 from fairseq_stilts.data.prepare.readers import get_reader
 from fairseq_stilts.data.prepare.request import PrepareRequest
 from fairseq_stilts.data.prepare.subsets import Part, group_subsets
+from fairseq_stilts.data.prepare.texts import label_dictionary
 from fairseq_stilts.errors import DataError, StiltsError
 from fairseq_stilts.registry import TaskSpec
 from fairseq_stilts.runtime import DICT_FILE
@@ -178,9 +179,7 @@ def write_tagging(
     for part in subsets["train"]:
         for tags in part.labels:
             counts += np.bincount(tags, minlength=len(labels))
-    label_dict = Dictionary()
-    for label, count in zip(labels, counts, strict=True):
-        label_dict.add_symbol(label, n=int(count))
+    label_dict = label_dictionary(labels, counts)
     pieces_per_subset = {}
     for subset, members in subsets.items():
         rows, ids = [], []
