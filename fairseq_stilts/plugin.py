@@ -25,7 +25,8 @@ def register() -> None:
     logging.getLogger("fairseq.tasks.text_to_speech").setLevel(logging.WARNING)
     require_fairseq()
 
-    from fairseq_stilts import families, models, multitask, optim  # noqa: F401
+    from fairseq_stilts import models, multitask, optim  # noqa: F401
+    from fairseq_stilts.families import fairseq_tasks  # noqa: F401
     from fairseq_stilts.checkpoint_safety import allow_fairseq_checkpoints
     from fairseq_stilts.errors import report_user_errors
 

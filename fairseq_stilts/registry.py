@@ -2,12 +2,13 @@
 dataset) and families (one per kind of task: how it is prepared, trained, scored and submitted).
 
 Other packages add either through the entry-point groups ``fairseq_stilts_tasks`` and
-``fairseq_stilts_families`` (see docs/extending.md). The built-in records are registered when the
-package is imported (``fairseq_stilts/__init__.py``).
+``fairseq_stilts_families`` (see docs/extending.md). The built-in records are registered by
+importing :mod:`fairseq_stilts.families`, which imports neither fairseq nor torch.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,9 @@ from fairseq_stilts.errors import StiltsError
 
 task_specs = catalogue.create("fairseq_stilts", "tasks", entry_points=True)
 families = catalogue.create("fairseq_stilts", "families", entry_points=True)
+
+# The kinds of task head a family can ask for (Family.head).
+SENTENCE, TOKEN, SPAN = "sentence", "token", "span"
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,9 @@ class Family:
     (``fairseq_stilts/families/<name>/``) defines the parts.
 
     - ``task``, ``config``: the fairseq task class each of the family's specs is bound to
-      (``--task <spec>``) and its config dataclass;
+      (``--task <spec>``) and its config dataclass, each given as the object or as
+      ``"module:name"`` (imported only when fairseq needs it: listing or preparing tasks does not
+      import fairseq);
     - ``criterion``: the fairseq criterion it trains with, ``criterion_overrides`` config values a
       multi-task run gives it;
     - ``prepare``: ``(spec, request) -> Manifest``, raw data to a data folder (None: nothing to
@@ -120,8 +126,8 @@ class Family:
     """
 
     name: str
-    task: type | None
-    config: type | None
+    task: type | str
+    config: type | str
     criterion: str | None
     prepare: Callable[..., Any] | None
     metrics: tuple[str, ...]
@@ -135,9 +141,25 @@ class Family:
     field_names: Callable[[TaskSpec], tuple[str, ...]] = _input_fields
 
     @property
+    def task_class(self) -> type:
+        return resolve(self.task)
+
+    @property
+    def config_class(self) -> type:
+        return resolve(self.config)
+
+    @property
     def trainable(self) -> bool:
         """Trains through fairseq-train (a criterion of its own)."""
         return self.criterion is not None
+
+
+def resolve(ref: Any) -> Any:
+    """An object given as itself or as ``"module:name"`` (imported now)."""
+    if not isinstance(ref, str):
+        return ref
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def register_family(family: Family) -> Family:

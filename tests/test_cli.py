@@ -53,6 +53,21 @@ def test_help_imports_neither_fairseq_nor_torch(name):
     assert result.stdout.strip() == "[]"
 
 
+def test_listing_the_tasks_imports_neither_fairseq_nor_torch():
+    probe = (
+        "import contextlib, io, sys\n"
+        "sys.argv = ['stilts-tasks']\n"
+        "from fairseq_stilts.cli.tasks import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    main([])\n"
+        "assert 'ClassificationTask' in out.getvalue(), out.getvalue()\n"
+        "print(sorted(m for m in ('torch', 'fairseq', 'numpy') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
+
+
 def test_every_command_is_probed():
     scripts = [line for line in (Path(USER_DIR).parent / "setup.cfg").read_text().splitlines()]
     commands = {

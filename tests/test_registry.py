@@ -12,7 +12,7 @@ import fairseq_stilts  # noqa: F401  (registers the tasks with fairseq)
 from fairseq_stilts.cli import tasks as tasks_cli
 from fairseq_stilts.data.prepare.readers import get_reader
 from fairseq_stilts.errors import StiltsError
-from fairseq_stilts.families import register_fairseq_tasks
+from fairseq_stilts.families.fairseq_tasks import register_fairseq_tasks
 from fairseq_stilts.registry import (
     TaskSpec,
     all_specs,
@@ -126,7 +126,7 @@ def test_every_family_has_a_record_with_a_fairseq_task_class():
     for name in FAMILIES:
         family = get_family(name)
         assert family.name == name
-        assert issubclass(family.task, fairseq_tasks.FairseqTask), name
+        assert issubclass(family.task_class, fairseq_tasks.FairseqTask), name
         assert family.trainable == (name != "retrieval"), name
     assert {n for n, f in ALL_TASKS.items() if f == "tagging"} == TAGGING
 

@@ -31,8 +31,12 @@ class ArgumentParser(argparse.ArgumentParser):
         return parsed
 
 
-def argument_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
-    return ArgumentParser(prog=prog, description=description, formatter_class=HelpFormatter)
+def argument_parser(
+    prog: str, description: str | None, plugin: bool = True
+) -> argparse.ArgumentParser:
+    """The command's parser; ``plugin=False`` for a command that never needs fairseq."""
+    parser_class = ArgumentParser if plugin else argparse.ArgumentParser
+    return parser_class(prog=prog, description=description, formatter_class=HelpFormatter)
 
 
 class LanguageList(argparse.Action):

@@ -56,7 +56,8 @@ from fairseq_stilts.convert.names import (
 from fairseq_stilts.convert.vocab import check_dictionary
 from fairseq_stilts.data.prepare.encoder import DICT_FILE, SPM_FILE, dictionary_fingerprint
 from fairseq_stilts.errors import DataError, StiltsError
-from fairseq_stilts.models.stilts_xlmr import FINGERPRINT, PER_TOKEN, SENTENCE, SPAN, TOKEN
+from fairseq_stilts.models.stilts_xlmr import FINGERPRINT, PER_TOKEN
+from fairseq_stilts.registry import SENTENCE, SPAN, TOKEN
 from fairseq_stilts.runtime import __version__
 
 HEADS = "classification_heads."

@@ -93,7 +93,7 @@ class SupervisedConfig(StiltsConfig):
 def bind(family: Family, spec: TaskSpec) -> type:
     """The fairseq task class of ``spec``: its family's class, knowing the spec."""
     name = "".join(part.title() for part in spec.name.split("_")) + "Task"
-    return type(name, (family.task,), {"spec": spec, "__doc__": spec.description})
+    return type(name, (family.task_class,), {"spec": spec, "__doc__": spec.description})
 
 
 class StiltsTask(FairseqTask):

@@ -26,13 +26,11 @@ from fairseq.utils import safe_getattr
 
 from fairseq_stilts.data.prepare.encoder import dictionary_fingerprint
 from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.registry import SENTENCE, SPAN, TOKEN
 
 FINGERPRINT = "dictionary_fingerprint"
 EMBEDDINGS = "encoder.sentence_encoder.embed_tokens.weight"
-PER_TOKEN = "per_token"
-SPAN = "span"
-# The head kinds a family can ask for (Family.head).
-SENTENCE, TOKEN = "sentence", "token"
+PER_TOKEN = "per_token"  # the buffer that marks a per-token head (a span head's: SPAN)
 HEAD_KIND_NAMES = (SENTENCE, TOKEN, SPAN)
 
 

@@ -1,12 +1,7 @@
 """The classification family: one label per sentence or sentence pair."""
 
 from fairseq_stilts.data.prepare.hf_local import read_hf_local
-from fairseq_stilts.data.prepare.texts import prepare_texts
-from fairseq_stilts.families.classification import criterion
-from fairseq_stilts.families.classification.task import ClassificationTask
-from fairseq_stilts.families.stilts_task import SupervisedConfig
-from fairseq_stilts.models.stilts_xlmr import SENTENCE
-from fairseq_stilts.registry import Family, TaskSpec, register_family
+from fairseq_stilts.registry import SENTENCE, Family, TaskSpec, register_family
 
 
 def read_hf(spec: TaskSpec, path):
@@ -16,15 +11,17 @@ def read_hf(spec: TaskSpec, path):
 
 def prepare(request):
     """Labelled texts (:mod:`fairseq_stilts.data.prepare.texts`)."""
+    from fairseq_stilts.data.prepare.texts import prepare_texts
+
     return prepare_texts(request, read_hf)
 
 
 FAMILY = register_family(
     Family(
         name="classification",
-        task=ClassificationTask,
-        config=SupervisedConfig,
-        criterion=criterion.NAME,
+        task="fairseq_stilts.families.classification.task:ClassificationTask",
+        config="fairseq_stilts.families.stilts_task:SupervisedConfig",
+        criterion="stilts_classification",
         prepare=prepare,
         metrics=("accuracy",),
         head=SENTENCE,

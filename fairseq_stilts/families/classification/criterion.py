@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fairseq.criterions import register_criterion
 from fairseq.dataclass import FairseqDataclass
 
+from fairseq_stilts.families.classification import FAMILY
 from fairseq_stilts.families.label_loss import LabelCrossEntropyCriterion
 
 
@@ -16,10 +17,7 @@ class ClassificationCriterionConfig(FairseqDataclass):
     """No options: the head and labels come from the task."""
 
 
-NAME = "stilts_classification"
-
-
-@register_criterion(NAME, dataclass=ClassificationCriterionConfig)
+@register_criterion(FAMILY.criterion, dataclass=ClassificationCriterionConfig)
 class ClassificationCriterion(LabelCrossEntropyCriterion):
     """Sentence(-pair) classification through the task's head (``task.head_name``)."""
 

@@ -12,6 +12,7 @@ from fairseq.data import (
     NumSamplesDataset,
 )
 
+from fairseq_stilts.families.classification import criterion  # noqa: F401  (registers the family's criterion)
 from fairseq_stilts.families.inputs import (
     load_inputs,
     load_targets,

@@ -47,7 +47,7 @@ def read_sentences(path: Path) -> tuple[list[str], int]:
     return sentences, len(lines) - len(sentences)
 
 
-def prepare(request: PrepareRequest) -> Manifest:
+def prepare_text(request: PrepareRequest) -> Manifest:
     """Encode ``RAW/<lang>.txt`` into the masked-LM data folder ``request.out``, atomically;
     return the manifest. Every file is read and checked before anything is written."""
     raw, model_dir, languages = request.raw, request.model_dir, request.languages

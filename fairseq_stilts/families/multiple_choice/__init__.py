@@ -1,12 +1,7 @@
 """The multiple-choice family: one score per (context, choice), softmax across the choices."""
 
 from fairseq_stilts.data.prepare.hf_local import read_hf_choices
-from fairseq_stilts.data.prepare.texts import prepare_texts
-from fairseq_stilts.families.multiple_choice import criterion
-from fairseq_stilts.families.multiple_choice.task import MultipleChoiceTask
-from fairseq_stilts.families.stilts_task import SupervisedConfig
-from fairseq_stilts.models.stilts_xlmr import SENTENCE
-from fairseq_stilts.registry import Family, TaskSpec, register_family
+from fairseq_stilts.registry import SENTENCE, Family, TaskSpec, register_family
 
 
 def field_names(spec: TaskSpec) -> tuple[str, ...]:
@@ -21,15 +16,17 @@ def read_hf(spec: TaskSpec, path):
 
 def prepare(request):
     """Labelled texts (:mod:`fairseq_stilts.data.prepare.texts`), one input per choice."""
+    from fairseq_stilts.data.prepare.texts import prepare_texts
+
     return prepare_texts(request, read_hf)
 
 
 FAMILY = register_family(
     Family(
         name="multiple_choice",
-        task=MultipleChoiceTask,
-        config=SupervisedConfig,
-        criterion=criterion.NAME,
+        task="fairseq_stilts.families.multiple_choice.task:MultipleChoiceTask",
+        config="fairseq_stilts.families.stilts_task:SupervisedConfig",
+        criterion="stilts_multiple_choice",
         prepare=prepare,
         metrics=("accuracy",),
         head=SENTENCE,  # with one output: a choice's score

@@ -11,8 +11,7 @@ from fairseq.criterions import register_criterion
 from fairseq.dataclass import FairseqDataclass
 
 from fairseq_stilts.families.label_loss import LabelCrossEntropyCriterion
-
-NAME = "stilts_multiple_choice"
+from fairseq_stilts.families.multiple_choice import FAMILY
 
 
 @dataclass
@@ -20,7 +19,7 @@ class MultipleChoiceCriterionConfig(FairseqDataclass):
     """No options: the head and the number of choices come from the task."""
 
 
-@register_criterion(NAME, dataclass=MultipleChoiceCriterionConfig)
+@register_criterion(FAMILY.criterion, dataclass=MultipleChoiceCriterionConfig)
 class MultipleChoiceCriterion(LabelCrossEntropyCriterion):
     """Scores ``net_input1..net_inputN`` (one per choice) through ``task.head_name``."""
 

@@ -21,6 +21,7 @@ from fairseq_stilts.families.inputs import (
     net_input,
     sequence,
 )
+from fairseq_stilts.families.multiple_choice import criterion  # noqa: F401  (registers the family's criterion)
 from fairseq_stilts.families.stilts_task import StiltsTask
 
 

@@ -1,14 +1,13 @@
 """The retrieval family (BUCC, Tatoeba): no training data; stilts-retrieve embeds sentences with
 any checkpoint's encoder and scores them."""
 
-from fairseq_stilts.families.retrieval.task import RetrievalConfig, RetrievalTask
 from fairseq_stilts.registry import Family, register_family
 
 FAMILY = register_family(
     Family(
         name="retrieval",
-        task=RetrievalTask,
-        config=RetrievalConfig,
+        task="fairseq_stilts.families.retrieval.task:RetrievalTask",
+        config="fairseq_stilts.families.retrieval.task:RetrievalConfig",
         criterion=None,
         prepare=None,
         metrics=("bucc_f1", "accuracy"),

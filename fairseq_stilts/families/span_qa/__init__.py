@@ -2,12 +2,14 @@
 
 import json
 
-from fairseq_stilts.families.span_qa import criterion
-from fairseq_stilts.families.span_qa.prepare import prepare
-from fairseq_stilts.families.span_qa.task import SpanQATask
-from fairseq_stilts.families.stilts_task import SupervisedConfig
-from fairseq_stilts.models.stilts_xlmr import SPAN
-from fairseq_stilts.registry import Family, register_family
+from fairseq_stilts.registry import SPAN, Family, register_family
+
+
+def prepare(request):
+    """Questions in SQuAD format (:mod:`fairseq_stilts.families.span_qa.prepare`)."""
+    from fairseq_stilts.families.span_qa.prepare import prepare_questions
+
+    return prepare_questions(request)
 
 
 def answers_by_question(predictions: list) -> str:
@@ -19,11 +21,11 @@ def answers_by_question(predictions: list) -> str:
 FAMILY = register_family(
     Family(
         name="span_qa",
-        task=SpanQATask,
-        config=SupervisedConfig,
-        criterion=criterion.NAME,
+        task="fairseq_stilts.families.span_qa.task:SpanQATask",
+        config="fairseq_stilts.families.stilts_task:SupervisedConfig",
+        criterion="stilts_span_qa",
         prepare=prepare,
-        metrics=criterion.METRICS,
+        metrics=("f1", "exact_match"),
         head=SPAN,
         translated_train=True,
         submission_suffix=".json",

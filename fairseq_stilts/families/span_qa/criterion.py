@@ -18,11 +18,10 @@ from fairseq.dataclass import FairseqDataclass
 from fairseq.logging import metrics
 
 from fairseq_stilts.families.label_loss import log_loss_and_sums, logged_sum
+from fairseq_stilts.families.span_qa import FAMILY
 from fairseq_stilts.families.span_qa.decode import WindowScores, decode_answer
 from fairseq_stilts.metrics.qa import QASums, question_scores
 
-NAME = "stilts_span_qa"
-METRICS = ("f1", "exact_match")
 SUMS = ("qa_exact", "qa_f1", "qa_questions")
 LANGUAGE_AWARE_SCORING = ("mlqa",)  # TaskSpec.scoring values with per-language answer rules
 
@@ -44,7 +43,7 @@ class SpanQACriterionConfig(FairseqDataclass):
     )
 
 
-@register_criterion(NAME, dataclass=SpanQACriterionConfig)
+@register_criterion(FAMILY.criterion, dataclass=SpanQACriterionConfig)
 class SpanQACriterion(FairseqCriterion):
     """Start/end cross-entropy through the task's span head (``task.head_name``)."""
 

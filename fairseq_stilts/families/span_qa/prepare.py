@@ -45,7 +45,7 @@ ID_LANGUAGE = "from_id"  # Source.lang of multilingual files whose ids name the 
 OFFSETS_DTYPE_BOUND = 2**32 - 2  # offsets are stored as uint32
 
 
-def prepare(request: PrepareRequest) -> Manifest:
+def prepare_questions(request: PrepareRequest) -> Manifest:
     """Read, check and cut a span-QA task's questions into windows in ``request.out``."""
     spec, qa = request.spec, request.qa
     encoder = PieceEncoder(request.model_dir)  # checks the model folder before any data is read

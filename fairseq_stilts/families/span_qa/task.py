@@ -23,6 +23,7 @@ from fairseq.data import (
 from fairseq_stilts.data.datasets.row_groups import RowGroupsDataset
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.families.inputs import load_inputs, net_input
+from fairseq_stilts.families.span_qa import criterion  # noqa: F401  (registers the family's criterion)
 from fairseq_stilts.families.span_qa.prepare import is_training_subset
 from fairseq_stilts.families.stilts_task import StiltsTask
 

@@ -1,11 +1,13 @@
 """The tagging family: one label per word (UDPOS, PANX, CCG supertags)."""
 
-from fairseq_stilts.families.stilts_task import SupervisedConfig
-from fairseq_stilts.families.tagging import criterion
-from fairseq_stilts.families.tagging.prepare import prepare
-from fairseq_stilts.families.tagging.task import TaggingTask
-from fairseq_stilts.models.stilts_xlmr import TOKEN
-from fairseq_stilts.registry import Family, register_family
+from fairseq_stilts.registry import TOKEN, Family, register_family
+
+
+def prepare(request):
+    """Token-tag files (:mod:`fairseq_stilts.families.tagging.prepare`)."""
+    from fairseq_stilts.families.tagging.prepare import prepare_tags
+
+    return prepare_tags(request)
 
 
 def tags_per_line(predictions: list) -> str:
@@ -16,11 +18,11 @@ def tags_per_line(predictions: list) -> str:
 FAMILY = register_family(
     Family(
         name="tagging",
-        task=TaggingTask,
-        config=SupervisedConfig,
-        criterion=criterion.NAME,
+        task="fairseq_stilts.families.tagging.task:TaggingTask",
+        config="fairseq_stilts.families.stilts_task:SupervisedConfig",
+        criterion="stilts_tagging",
         prepare=prepare,
-        metrics=criterion.METRICS,
+        metrics=("seqeval_f1", "token_accuracy"),
         head=TOKEN,
         hf_datasets=True,
         submission_text=tags_per_line,

@@ -30,10 +30,9 @@ from fairseq.dataclass import FairseqDataclass
 from fairseq.logging import metrics
 
 from fairseq_stilts.families.label_loss import log_loss_and_sums, logged_sum
+from fairseq_stilts.families.tagging import FAMILY
 from fairseq_stilts.metrics.tagging import f1_from_counts, sentence_chunk_counts, token_counts
 
-NAME = "stilts_tagging"
-METRICS = ("seqeval_f1", "token_accuracy")
 SUMS = ("token_correct", "token_total", "chunks_predicted", "chunks_gold", "chunks_correct")
 
 
@@ -42,7 +41,7 @@ class TaggingCriterionConfig(FairseqDataclass):
     """No options: the head and tags come from the task."""
 
 
-@register_criterion(NAME, dataclass=TaggingCriterionConfig)
+@register_criterion(FAMILY.criterion, dataclass=TaggingCriterionConfig)
 class TaggingCriterion(FairseqCriterion):
     """Per-token cross-entropy through the task's tagging head (``task.head_name``)."""
 

@@ -31,7 +31,7 @@ from fairseq_stilts.runtime import DICT_FILE
 from fairseq_stilts.writes import folder_written_atomically
 
 
-def prepare(request: PrepareRequest) -> Manifest:
+def prepare_tags(request: PrepareRequest) -> Manifest:
     """Read, check, split and binarize a tagging task into ``request.out``."""
     spec = request.spec
     encoder = PieceEncoder(request.model_dir)  # checks the model folder before any data is read

@@ -29,6 +29,7 @@ from fairseq_stilts.data.datasets.row_groups import RowGroupsDataset
 from fairseq_stilts.errors import DataError, StiltsError
 from fairseq_stilts.families.inputs import load_inputs, net_input
 from fairseq_stilts.families.stilts_task import StiltsTask
+from fairseq_stilts.families.tagging import criterion  # noqa: F401  (registers the family's criterion)
 
 
 class TaggingTask(StiltsTask):
