@@ -50,3 +50,15 @@ class DataError(StiltsError):
         super().__init__(f"{where}: {message}")
         self.path = str(path)
         self.line = line
+
+
+def read_json(path: str | Path):
+    """A user's JSON file (a UTF-8 BOM is fine), or a DataError naming the file and line."""
+    import json
+
+    try:
+        return json.loads(Path(path).read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as err:
+        raise DataError(path, f"not valid UTF-8 (byte offset {err.start})") from None
+    except json.JSONDecodeError as err:
+        raise DataError(path, f"invalid JSON: {err.msg}", err.lineno) from None

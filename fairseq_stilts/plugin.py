@@ -26,9 +26,9 @@ def register() -> None:
     require_fairseq()
 
     from fairseq_stilts import models, multitask, optim  # noqa: F401
-    from fairseq_stilts.families import fairseq_tasks  # noqa: F401
     from fairseq_stilts.checkpoint_safety import allow_fairseq_checkpoints
     from fairseq_stilts.errors import report_user_errors
+    from fairseq_stilts.families import fairseq_tasks  # noqa: F401
 
     allow_fairseq_checkpoints()
     report_user_errors()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 
@@ -209,6 +210,30 @@ def test_not_xlmr_or_other_epsilon_is_refused(tmp_path, tiny_model, capsys):
     assert exit_info.value.code == 2
     assert "layer_norm_eps is 1e-12" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hf", "spm"]  # nothing half-written
+
+
+@pytest.mark.parametrize(
+    ("name", "cut", "message"),
+    [
+        ("config.json", 0.5, r"config\.json:\d+: invalid JSON"),
+        ("config.json", 0.0, r"config\.json:1: invalid JSON"),
+        ("model.safetensors", 0.5, r"model\.safetensors: not readable weights"),
+    ],
+)
+def test_a_truncated_model_folder_file_is_one_line(
+    tmp_path, tiny_model, capsys, name, cut, message
+):
+    _, hf = hf_folder(tmp_path, tiny_model, SHAPES[0])
+    path = hf / name
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * cut)])
+    capsys.readouterr()  # transformers' own progress while the folder was saved
+    with pytest.raises(SystemExit) as exit_info:
+        main(["from-hf", str(hf), str(tmp_path / "fs")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert re.fullmatch(f"error: .*{message}.*\n", err), err
+    assert not (tmp_path / "fs").exists()  # nothing half-written
 
 
 def test_checkpoint_with_another_vocabulary_is_refused(tmp_path, tiny_model):

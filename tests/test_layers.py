@@ -13,7 +13,7 @@ PACKAGE = Path(fairseq_stilts.__file__).parent
 # Lowest first. The package root (fairseq_stilts/__init__.py) is the plugin's entry point: it
 # imports what registers with fairseq and stands above every layer.
 LAYERS = (
-    ("errors", "writes", "runtime", "checkpoint_safety"),
+    ("errors", "writes", "runtime", "checkpoint_safety", "progress"),
     ("registry", "specs", "metrics"),
     ("data",),
     ("families", "models", "optim"),

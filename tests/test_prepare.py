@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import json
+import os
 import re
 import shutil
+import struct
+import subprocess
+import sys
+import termios
 from pathlib import Path
 
 import pytest
@@ -637,6 +643,35 @@ def test_cli_prints_counts(tmp_path, tiny_model, capsys):
     assert printed.startswith(f"{out}: train {train}, valid ")
     assert "test.fr 20" in printed
     assert (out / "manifest.json").is_file()
+    assert "reading" not in capsys.readouterr().err  # no progress bars off a terminal
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_progress_bars_show_on_a_terminal_unless_quiet(tmp_path, tiny_model, quiet):
+    command = [
+        str(Path(sys.executable).parent / "stilts-prepare"),
+        "pawsx",
+        str(DATA_DIR / "pawsx"),
+    ]
+    command += ["--model", str(tiny_model), "--out", str(tmp_path / "out"), "--workers", "1"]
+    leader, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))  # rows, cols
+    with subprocess.Popen(command + ["--quiet"] * quiet, stderr=follower, stdout=follower) as run:
+        os.close(follower)
+        shown = b""
+        while chunk := _read_some(leader):
+            shown += chunk
+    os.close(leader)
+    assert run.returncode == 0, shown.decode()[-2000:]
+    bars = [word for word in ("reading", "encoding") if word.encode() in shown]
+    assert bars == ([] if quiet else ["reading", "encoding"])
+
+
+def _read_some(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # the other end closed (Linux reports EIO)
+        return b""
 
 
 def test_cli_bad_input_exits_2_with_one_line_error(tmp_path, tiny_model, capsys):

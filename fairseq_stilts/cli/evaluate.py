@@ -20,6 +20,7 @@ from pathlib import Path
 from fairseq_stilts.cli.main import LanguageList, argument_parser, cli
 from fairseq_stilts.data.prepare.manifest import MANIFEST, read_manifest
 from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.progress import progress as progress_bar
 from fairseq_stilts.registry import Family, get_family, get_spec
 from fairseq_stilts.runtime import file_sha256, run_fairseq
 from fairseq_stilts.writes import folder_written_atomically, write_atomic
@@ -77,11 +78,17 @@ def evaluate(
         run_fairseq("fairseq-validate", [*args, "--predictions-dir", raw], log, echo=progress)
         stats = {subset: read_metrics(Path(raw), subset) for subset in subsets}
         if predictions is not None:
+            pairs = progress_bar(
+                list(zip(languages, subsets, strict=True)),
+                desc="submission files",
+                unit="languages",
+                quiet=not progress,
+            )
             files = {
                 submission_name(family, split, lang): family.submission_text(
                     read_predictions(Path(raw), subset, manifest.subsets[subset].count)
                 )
-                for lang, subset in zip(languages, subsets, strict=True)
+                for lang, subset in pairs
             }
     if predictions is not None:
         write_folder(Path(predictions), files)

@@ -39,6 +39,7 @@ def retrieve(
     from fairseq_stilts.families.retrieval.data import check_languages, read_bucc, read_tatoeba
     from fairseq_stilts.families.retrieval.embed import POOLINGS, default_layer, embed_sentences
     from fairseq_stilts.metrics.retrieval import bucc_scores, mine_pairs, tatoeba_accuracy
+    from fairseq_stilts.progress import progress
     from fairseq_stilts.runtime import load_encoder
 
     if task not in TASKS:
@@ -73,7 +74,7 @@ def retrieve(
 
     common = {"checkpoint": str(Path(checkpoint).resolve()), "layer": layer, "pooling": pooling}
     rows = []
-    for lang in languages:
+    for lang in progress(languages, desc=f"{task}: embedding and scoring", unit="languages"):
         if task == "tatoeba":
             pair = data[lang]
             value = tatoeba_accuracy(embed(pair.english), embed(pair.other), device=device)

@@ -25,14 +25,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argument_parser("stilts-tasks", __doc__, plugin=False)
     parser.parse_args(argv)
     from fairseq_stilts import families  # noqa: F401  (the built-in records; no fairseq)
+
     rows = [("task", "role", "family", "runs_with", "task_class", "languages")]
     for spec in sorted(all_specs().values(), key=lambda s: (ROLES.index(s.role), s.name)):
         family = get_family(spec.family)
         runs_with = family.scored_by or "fairseq"
         languages = " ".join(spec.languages) or "any"
-        rows.append(
-            (spec.name, spec.role, spec.family, runs_with, _defined_in(family), languages)
-        )
+        rows.append((spec.name, spec.role, spec.family, runs_with, _defined_in(family), languages))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print(

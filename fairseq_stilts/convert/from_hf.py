@@ -9,7 +9,7 @@ behind; without an LM head the model's freshly initialised one is kept.
 
 from __future__ import annotations
 
-import json
+import pickle
 import shutil
 from argparse import Namespace
 from pathlib import Path
@@ -19,6 +19,7 @@ from fairseq import options
 from fairseq.data import Dictionary
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from omegaconf import OmegaConf
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from fairseq_stilts.convert.folder import converted_folder
@@ -34,7 +35,7 @@ from fairseq_stilts.convert.names import (
 )
 from fairseq_stilts.convert.vocab import dictionary_text
 from fairseq_stilts.data.prepare.encoder import DICT_FILE, SPM_FILE
-from fairseq_stilts.errors import DataError
+from fairseq_stilts.errors import DataError, read_json
 from fairseq_stilts.models.stilts_xlmr import StiltsXLMRModel
 from fairseq_stilts.runtime import DictionaryOnlyTask
 
@@ -64,7 +65,9 @@ def read_config(path: Path) -> dict:
     """``config.json`` of an XLM-R model fairseq can compute exactly, else a DataError."""
     if not path.is_file():
         raise DataError(path, "missing: a transformers model folder holds config.json")
-    config = json.loads(path.read_text(encoding="utf-8"))
+    config = read_json(path)
+    if not isinstance(config, dict):
+        raise DataError(path, "expected a JSON object (a transformers config)")
     if config.get("model_type") != "xlm-roberta":
         raise DataError(path, f"model_type is {config.get('model_type')!r}, not 'xlm-roberta'")
     for field, value in FIXED.items():
@@ -80,10 +83,16 @@ def read_weights(model_dir: Path) -> dict[str, torch.Tensor]:
     path = next((model_dir / n for n in WEIGHT_FILES if (model_dir / n).is_file()), None)
     if path is None:
         raise DataError(model_dir, f"no weights: expected one of {', '.join(WEIGHT_FILES)}")
-    if path.suffix == ".safetensors":
-        state = load_file(str(path))
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        if path.suffix == ".safetensors":
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except (SafetensorError, pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(
+            path, f"not readable weights (truncated, or not this format): {first}"
+        ) from None
     return {k.removeprefix(HF_BASE): v for k, v in state.items()}
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from tqdm import tqdm
 
 from fairseq_stilts.data.prepare.encoder import PieceEncoder
+from fairseq_stilts.progress import progress
 
 
 def encode_all(
@@ -17,7 +18,7 @@ def encode_all(
     """Ids (pieces + ``</s>``) of every text of every tuple, flattened in order. A progress bar
     shows on a terminal unless ``quiet``."""
     flat = [text for row in texts for text in row]
-    bar = tqdm(total=len(flat), desc="encoding", unit=" texts", disable=True if quiet else None)
+    bar = progress(desc="encoding", unit="texts", total=len(flat), quiet=quiet)
     with bar:
         if workers <= 1 or len(flat) < 1000:
             return [_tick(bar, encoder.encode(t)) for t in flat]

@@ -17,6 +17,7 @@ from fairseq_stilts.data.prepare.train_languages import (
     user_file_source,
 )
 from fairseq_stilts.errors import DataError, StiltsError
+from fairseq_stilts.progress import progress
 from fairseq_stilts.registry import Source, TaskSpec
 
 
@@ -48,12 +49,17 @@ def check_examples(spec: TaskSpec, examples: Iterable[Example], part: Part) -> P
 
 
 def parts_from_files(
-    spec: TaskSpec, raw: Path, languages: set[str] | None, train: TrainLanguages = ENGLISH
+    spec: TaskSpec,
+    raw: Path,
+    languages: set[str] | None,
+    train: TrainLanguages = ENGLISH,
+    quiet: bool = False,
 ) -> list[Part]:
     """Read every file of the spec's layout under ``raw`` (training files: those of ``train``);
     ``{lang}`` patterns are globbed."""
     parts = []
-    for source, lang, path in source_files(spec, raw, languages, train):
+    files = source_files(spec, raw, languages, train)
+    for source, lang, path in progress(files, desc="reading", unit="files", quiet=quiet):
         reader = get_reader(source.reader)
         examples = reader(path, source.columns, spec.field_names, source.header)
         parts.append(check_examples(spec, examples, Part(source.split, lang, str(path))))

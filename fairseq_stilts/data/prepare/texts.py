@@ -30,7 +30,9 @@ def prepare_texts(request: PrepareRequest, read_hf: HFReader) -> Manifest:
     spec = request.spec
     encoder = PieceEncoder(request.model_dir)  # checks the model folder before any data is read
     if request.raw is not None:
-        parts = parts_from_files(spec, request.raw, request.wanted_languages, request.train)
+        parts = parts_from_files(
+            spec, request.raw, request.wanted_languages, request.train, request.quiet
+        )
     else:
         parts = parts_from_hf(spec, request.hf, read_hf)
     subsets = group_subsets(parts, request)

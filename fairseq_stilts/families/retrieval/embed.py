@@ -12,10 +12,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from fairseq.models.roberta import RobertaModel
-from tqdm import tqdm
 
 from fairseq_stilts.data.prepare.encoder import PieceEncoder
 from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.progress import progress
 
 POOLINGS = ("mean", "cls")
 
@@ -58,7 +58,7 @@ def embed_tokens(
     result = torch.zeros(len(token_ids), dim, dtype=torch.float32)
     order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))
     batches = range(0, len(order), batch_size)
-    for start in tqdm(batches, desc="embedding", unit=" batches", disable=None, leave=False):
+    for start in progress(batches, desc="embedding", unit="batches", leave=False):
         rows = order[start : start + batch_size]
         width = max(len(token_ids[i]) for i in rows)
         tokens = torch.full((len(rows), width), pad, dtype=torch.long)

@@ -37,6 +37,7 @@ from fairseq_stilts.families.span_qa.windows import (
     tokenize_with_offsets,
     windows,
 )
+from fairseq_stilts.progress import progress
 from fairseq_stilts.registry import TaskSpec
 from fairseq_stilts.runtime import DICT_FILE
 from fairseq_stilts.writes import folder_written_atomically
@@ -50,7 +51,12 @@ def prepare_questions(request: PrepareRequest) -> Manifest:
     spec, qa = request.spec, request.qa
     encoder = PieceEncoder(request.model_dir)  # checks the model folder before any data is read
     parts = qa_parts(
-        spec, request.raw, request.wanted_languages, qa.skip_mismatched_answers, request.train
+        spec,
+        request.raw,
+        request.wanted_languages,
+        qa.skip_mismatched_answers,
+        request.train,
+        request.quiet,
     )
     subsets = group_subsets(parts, request)
     with folder_written_atomically(request.out) as tmp:
@@ -71,11 +77,13 @@ def qa_parts(
     languages: set[str] | None,
     skip_mismatched_answers: bool,
     train: TrainLanguages = ENGLISH,
+    quiet: bool = False,
 ) -> list[Part]:
     """Questions of every file of the spec's layout (training files: those of ``train``),
     checked; a multilingual training file (TyDiQA's) gives its English questions only."""
     parts = []
-    for source, lang, path in source_files(spec, raw, languages, train):
+    files = source_files(spec, raw, languages, train)
+    for source, lang, path in progress(files, desc="reading", unit="files", quiet=quiet):
         by_lang: dict[str, list[Question]] = {}
         for question in read_squad_json(path):
             q_lang = question.id_language if lang == ID_LANGUAGE else lang

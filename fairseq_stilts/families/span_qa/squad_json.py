@@ -6,13 +6,12 @@ JSON has no useful line numbers, so errors name the file and the field's path in
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from fairseq_stilts.data.prepare.readers import readers, require_file
-from fairseq_stilts.errors import DataError
+from fairseq_stilts.errors import DataError, read_json
 
 # TyDiQA ids start with the language's English name: "english-123...".
 TYDIQA_LANGUAGES = {
@@ -77,12 +76,7 @@ def read_squad_json(path: Path, *_unused, **_also_unused) -> Iterator[Question]:
     """
     path = Path(path)
     require_file(path)
-    try:
-        document = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError as err:
-        raise DataError(path, f"not valid UTF-8 (byte offset {err.start})") from None
-    except json.JSONDecodeError as err:
-        raise DataError(path, f"invalid JSON: {err.msg}", err.lineno) from None
+    document = read_json(path)
     for i, article in enumerate(_field(document, "data", list, path, "top level")):
         for j, paragraph in enumerate(_field(article, "paragraphs", list, path, f"data[{i}]")):
             where = f"data[{i}].paragraphs[{j}]"

@@ -26,6 +26,7 @@ from fairseq_stilts.data.prepare.request import PrepareRequest
 from fairseq_stilts.data.prepare.subsets import Part, group_subsets
 from fairseq_stilts.data.prepare.texts import label_dictionary
 from fairseq_stilts.errors import DataError, StiltsError
+from fairseq_stilts.progress import progress
 from fairseq_stilts.registry import TaskSpec
 from fairseq_stilts.runtime import DICT_FILE
 from fairseq_stilts.writes import folder_written_atomically
@@ -38,7 +39,9 @@ def prepare_tags(request: PrepareRequest) -> Manifest:
     if request.raw is None:
         parts, labels = tagging_parts_from_hf(spec, request.hf)
     else:
-        parts, labels = tagging_parts_from_files(spec, request.raw, request.wanted_languages)
+        parts, labels = tagging_parts_from_files(
+            spec, request.raw, request.wanted_languages, request.quiet
+        )
     subsets = group_subsets(parts, request)
     limit = spec.sequence_length(request.max_seq_length)
     with folder_written_atomically(request.out) as tmp:
@@ -46,7 +49,7 @@ def prepare_tags(request: PrepareRequest) -> Manifest:
 
 
 def tagging_parts_from_files(
-    spec: TaskSpec, raw: Path, languages: set[str] | None
+    spec: TaskSpec, raw: Path, languages: set[str] | None, quiet: bool = False
 ) -> tuple[list[Part], tuple[str, ...]]:
     """Read a tagging task's files; return the parts and the label set.
 
@@ -58,7 +61,7 @@ def tagging_parts_from_files(
     files.sort(key=lambda item: item[0].split != "train")
     labels = list(spec.labels)
     parts = []
-    for source, lang, path in files:
+    for source, lang, path in progress(files, desc="reading", unit="files", quiet=quiet):
         reader = get_reader(source.reader)
         sentences = reader(path, source.columns, spec.field_names, source.header, lang=lang)
         derive = not spec.labels and source.split == "train"
