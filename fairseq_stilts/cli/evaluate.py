@@ -7,7 +7,9 @@ value, checkpoint and the data manifest's hash. UDPOS reports two metrics: ``seq
 ``--predictions-dir``) are written in XTREME's submission layout, one file per language:
 ``test-<lang>.tsv`` (``dev-<lang>`` for --split valid) with a label (classification), a choice
 index (multiple choice) or, a blank line between sentences, a tag per line (tagging), in the
-examples' order; ``test-<lang>.json`` mapping question id to answer text (span QA).
+examples' order; ``test-<lang>.json`` mapping question id to answer text (span QA). A language
+whose test file came without gold labels (as XTREME's download ships them) gets its submission
+file and no row.
 """
 
 from __future__ import annotations
@@ -94,6 +96,8 @@ def evaluate(
         write_folder(Path(predictions), files)
     rows = []
     for lang, subset in zip(languages, subsets, strict=True):
+        if not manifest.subsets[subset].labelled:
+            continue  # predicted (the submission file), nothing to score against
         for metric in spec.reported_metrics:
             if metric not in stats[subset]:
                 raise StiltsError(f"fairseq-validate reported no {metric} for subset {subset!r}")
@@ -234,6 +238,18 @@ def main(argv: list[str] | None = None) -> None:
         progress=not args.quiet,
     )
     write_atomic(out, json.dumps(rows, indent=2) + "\n")
-    print(format_table(rows))
+    if rows:
+        print(format_table(rows))
+    manifest = read_manifest(args.data, args.task)
+    unlabelled = [
+        lang
+        for lang in args.languages or manifest.languages_of(args.split)
+        if not manifest.subsets[f"{args.split}.{lang}"].labelled
+    ]
+    if unlabelled:
+        print(
+            f"no gold labels for {', '.join(unlabelled)} (prepared from test files without "
+            "them): predicted for the submission files, not scored"
+        )
     print(f"results: {out}")
     print(f"predictions: {predictions}")

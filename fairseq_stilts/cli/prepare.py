@@ -135,5 +135,8 @@ def main(argv: list[str] | None = None) -> None:
         train=train,
         quiet=args.quiet,
     )
-    counts = ", ".join(f"{name} {s.count}" for name, s in manifest.subsets.items())
+    counts = ", ".join(
+        f"{name} {s.count}" + ("" if s.labelled else " (no gold labels)")
+        for name, s in manifest.subsets.items()
+    )
     print(f"{args.out}: {counts}")

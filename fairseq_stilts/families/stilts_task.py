@@ -12,7 +12,9 @@ spec (:func:`bind`). Shared here:
   (``--head-name`` reuses another of the restored checkpoint);
 - predictions and metrics: with ``--predictions-dir DIR`` every evaluated subset's predictions go
   to ``DIR/<subset>.<rank>.jsonl`` (:meth:`StiltsTask.record_predictions`) and its metrics to
-  ``DIR/<subset>.metrics.json`` (what fairseq-validate prints for it, as JSON numbers).
+  ``DIR/<subset>.metrics.json`` (what fairseq-validate prints for it, as JSON numbers). A test
+  subset prepared without gold labels is predicted and not scored: its only metric is
+  ``unlabelled``, its number of examples.
 """
 
 import json
@@ -251,12 +253,21 @@ class StiltsTask(FairseqTask):
         self._validating = False
         return super().train_step(*args, **kwargs)
 
-    def valid_step(self, *args, **kwargs):
+    def valid_step(self, sample, model, criterion):
         self._validating = True
-        return super().valid_step(*args, **kwargs)
+        loss, sample_size, logging_output = super().valid_step(sample, model, criterion)
+        info = self.manifest.subsets.get(self._evaluated or "")
+        if info is not None and not info.labelled:
+            # a test set without gold labels: the criterion recorded the predictions; its
+            # scores against the placeholder labels mean nothing and are dropped
+            logging_output = {"unlabelled": logging_output.get("nsentences", 0)}
+        return loss, sample_size, logging_output
 
     def reduce_metrics(self, logging_outputs, criterion) -> None:
-        super().reduce_metrics(logging_outputs, criterion)
+        if any("unlabelled" in log for log in logging_outputs):
+            self._reduce_scores(logging_outputs, criterion)
+        else:
+            super().reduce_metrics(logging_outputs, criterion)
         if self._validating and self.cfg.predictions_dir and self._evaluated is not None:
             # fairseq-validate reduces a whole subset at once, fairseq-train one batch at a
             # time (all ranks' outputs, gathered): the file holds the pass so far.
@@ -265,11 +276,20 @@ class StiltsTask(FairseqTask):
 
     def _write_metrics(self, criterion) -> None:
         with metrics.aggregate(new_root=True) as aggregate:
-            criterion.reduce_metrics(self._pass_logs)
+            self._reduce_scores(self._pass_logs, criterion)
             values = {key: float(value) for key, value in aggregate.get_smoothed_values().items()}
         if distributed_utils.get_global_rank() == 0:
             path = Path(self.cfg.predictions_dir, f"{self._evaluated}.metrics.json")
             write_atomic(path, json.dumps(values, indent=2) + "\n")
+
+    @staticmethod
+    def _reduce_scores(logging_outputs, criterion) -> None:
+        """The criterion's metrics; of an unlabelled subset only its number of examples."""
+        unlabelled = sum(log.get("unlabelled", 0) for log in logging_outputs)
+        if unlabelled:
+            metrics.log_scalar_sum("unlabelled", unlabelled)
+        else:
+            criterion.reduce_metrics(logging_outputs)
 
     # Model, criterion, sizes
 

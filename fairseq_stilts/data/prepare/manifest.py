@@ -22,12 +22,14 @@ FORMAT = 2  # 1: the untyped manifests of fairseq-stilts 0.1.0 before the Manife
 
 @dataclass(frozen=True)
 class SubsetInfo:
-    """One fairseq subset: its examples, those skipped while reading, and its stored rows where
-    an example takes several (tagging: sentence pieces; span QA: windows)."""
+    """One fairseq subset: its examples, those skipped while reading, its stored rows where
+    an example takes several (tagging: sentence pieces; span QA: windows), and whether it has
+    gold labels (a test set without them is predicted, never scored)."""
 
     count: int
     skipped: int = 0
     rows: int | None = None
+    labelled: bool = True
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ def build_manifest(
                 count=sum(len(p.examples) for p in members),
                 skipped=sum(p.skipped for p in members),
                 rows=(rows or {}).get(name),
+                labelled=_labelled(name, members),
             )
             for name, members in subsets.items()
         },
@@ -135,6 +138,18 @@ def build_manifest(
         sentencepiece_sha256=file_sha256(Path(model_dir) / SPM_FILE),
         **family_fields,
     )
+
+
+def _labelled(subset: str, members: list[Part]) -> bool:
+    """Whether the subset has gold labels: all of its files, or none of them."""
+    without = [p.origin for p in members if not p.labelled]
+    if without and len(without) < len(members):
+        with_labels = [p.origin for p in members if p.labelled]
+        raise StiltsError(
+            f"subset {subset!r} mixes files without gold labels ({', '.join(without)}) and "
+            f"with them ({', '.join(with_labels)})"
+        )
+    return not without
 
 
 def read_manifest(data: str | Path, task: str) -> Manifest:

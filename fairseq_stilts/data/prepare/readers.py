@@ -27,10 +27,11 @@ def get_reader(name: str) -> Callable:
 
 @dataclass(frozen=True)
 class Example:
-    """One labelled input: texts in the spec's field order, the raw label, where it came from."""
+    """One input: texts in the spec's field order, the raw label (None: the file has no label
+    column, as XTREME's test files), where it came from."""
 
     texts: tuple[str, ...]
-    label: str
+    label: str | None
     path: str
     line: int
 
@@ -84,7 +85,11 @@ def json_records(path: Path) -> Iterator[tuple[int, dict]]:
 def read_tsv(
     path: Path, columns: Mapping[str, str | int], fields: tuple[str, ...], header: bool
 ) -> Iterator[Example]:
-    """Tab-separated rows, columns chosen by header name (GLUE) or by index (XTREME)."""
+    """Tab-separated rows, columns chosen by header name (GLUE) or by index (XTREME).
+
+    Without a header, a file whose first row lacks just the last column, the label, is an
+    unlabelled file (XTREME's test sets): every row of it must lack the label.
+    """
     lines = read_lines(path)
     if header:
         _, head = next(lines, (1, None))
@@ -99,15 +104,21 @@ def read_tsv(
     else:
         index = dict(columns)
         width = max(index.values()) + 1
+    labelled: bool | None = None if not header and index["label"] == width - 1 else True
     for number, text in lines:
         if not text.strip():
             continue
         row = text.split("\t")
-        if len(row) != width:
+        if labelled is None:
+            labelled = len(row) != width - 1
+        expected = width if labelled else width - 1
+        if len(row) != expected:
+            kind = "" if labelled else " (an unlabelled file, as its first row)"
             raise DataError(
-                path, f"expected {width} tab-separated columns, found {len(row)}", number
+                path, f"expected {expected} tab-separated columns{kind}, found {len(row)}", number
             )
-        yield Example(tuple(row[index[f]] for f in fields), row[index["label"]], str(path), number)
+        label = row[index["label"]] if labelled else None
+        yield Example(tuple(row[index[f]] for f in fields), label, str(path), number)
 
 
 @readers.register("jsonl")
@@ -308,10 +319,11 @@ def _csv_records(path: Path) -> Iterator[tuple[int, dict]]:
 
 @dataclass(frozen=True)
 class TaggedSentence:
-    """One sentence of a token-tag file: words, raw tags, and the line of every word."""
+    """One sentence of a token-tag file: words, raw tags (None: a token-only file), and the line
+    of every word."""
 
     tokens: tuple[str, ...]
-    tags: tuple[str, ...]
+    tags: tuple[str, ...] | None
     path: str
     lines: tuple[int, ...]
 
@@ -330,25 +342,39 @@ def read_token_tags(
 ) -> Iterator[TaggedSentence]:
     """Sentences of a token-tag column file.
 
-    Every line needs exactly two tab-separated columns (a token with no tag is an error, in test
-    files too: label-free test files are not supported). PANX tokens may carry a ``<lang>:``
-    prefix, removed when it is the file's language ``lang``.
+    Every line holds ``token<TAB>tag``; a file whose first line holds a token alone is a
+    token-only file (XTREME's test sets), where every line must. PANX tokens may carry a
+    ``<lang>:`` prefix, removed when it is the file's language ``lang``.
     """
     prefix = f"{lang}:" if lang else None
     tokens: list[str] = []
     tags: list[str] = []
     lines: list[int] = []
+    labelled: bool | None = None
+
+    def sentence() -> TaggedSentence:
+        return TaggedSentence(
+            tuple(tokens), tuple(tags) if labelled else None, str(path), tuple(lines)
+        )
+
     for number, text in read_lines(path):
         if not text.strip():
             if tokens:
-                yield TaggedSentence(tuple(tokens), tuple(tags), str(path), tuple(lines))
+                yield sentence()
                 tokens, tags, lines = [], [], []
             continue
         row = text.split("\t")
-        if len(row) != 2:
+        if labelled is None:
+            labelled = len(row) != 1
+        if len(row) != (2 if labelled else 1):
             found = "no tag (1 column)" if len(row) == 1 else f"{len(row)} columns"
-            raise DataError(path, f"expected token<TAB>tag, found {found}", number)
-        token, tag = row[0].strip(), row[1].strip()
+            wanted = (
+                "token<TAB>tag"
+                if labelled
+                else "a token alone (a token-only file, as its first line)"
+            )
+            raise DataError(path, f"expected {wanted}, found {found}", number)
+        token, tag = row[0].strip(), (row[1].strip() if labelled else "-")
         if prefix and token.startswith(prefix) and len(token) > len(prefix):
             token = token[len(prefix) :]
         if not token:
@@ -359,4 +385,4 @@ def read_token_tags(
         tags.append(tag)
         lines.append(number)
     if tokens:
-        yield TaggedSentence(tuple(tokens), tuple(tags), str(path), tuple(lines))
+        yield sentence()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from fairseq_stilts.data.prepare.request import PrepareRequest
-from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.errors import DataError, StiltsError
 
 T = TypeVar("T")
 
@@ -17,6 +17,7 @@ class Part(Generic[T]):
 
     An example is what the family reads: a tuple of texts (classification, multiple choice),
     a sentence's words (tagging, with its tag indices in ``labels``) or a question (span QA).
+    ``labelled`` is False for a test file without gold labels (its ``labels`` are placeholders).
     """
 
     split: str
@@ -25,6 +26,17 @@ class Part(Generic[T]):
     examples: list[T] = field(default_factory=list)
     labels: list = field(default_factory=list)
     skipped: int = 0
+    labelled: bool = True
+
+    def mark_unlabelled(self, path: str, line: int | None = None) -> None:
+        """Record that the part's file has no gold labels: accepted for a test set only."""
+        if self.split != "test":
+            raise DataError(
+                path,
+                f"no gold labels in a {self.split} file (only a test file may come without them)",
+                line,
+            )
+        self.labelled = False
 
 
 def group_subsets(parts: list[Part], request: PrepareRequest) -> dict[str, list[Part]]:

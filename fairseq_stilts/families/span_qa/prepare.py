@@ -94,6 +94,7 @@ def qa_parts(
             if source.split != "train" and languages is not None and q_lang not in languages:
                 continue
             part = Part(source.split, q_lang, str(path))
+            _check_gold(questions, part)
             for question in questions:
                 if source.split == "train" and not _answer_is_at_its_offset(
                     question, skip_mismatched_answers
@@ -104,6 +105,16 @@ def qa_parts(
             _check_unique_ids(part.examples)
             parts.append(part)
     return parts
+
+
+def _check_gold(questions: list[Question], part: Part) -> None:
+    """A file gives gold answers for every question, or (a test file) for none."""
+    without = [q for q in questions if not q.gold]
+    if not without:
+        return
+    if len(without) < len(questions):
+        raise without[0].error("no answers (and not marked is_impossible)")
+    part.mark_unlabelled(without[0].path)
 
 
 def _answer_is_at_its_offset(question: Question, skip: bool) -> bool:

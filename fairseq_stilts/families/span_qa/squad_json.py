@@ -31,7 +31,8 @@ TYDIQA_LANGUAGES = {
 
 @dataclass(frozen=True)
 class Question:
-    """One question of a SQuAD-format file; ``answers`` is empty for an unanswerable one."""
+    """One question of a SQuAD-format file; ``answers`` is empty for an unanswerable one and for
+    one without gold answers (``gold`` False: XTREME's test files have their answers removed)."""
 
     id: str
     question: str
@@ -40,6 +41,7 @@ class Question:
     answer_starts: tuple[int, ...]
     path: str
     where: str
+    gold: bool = True
 
     def error(self, message: str) -> DataError:
         return DataError(self.path, f"{self.where} (id {self.id!r}): {message}")
@@ -70,8 +72,9 @@ def _field(record, key: str, kind: type, path: Path, where: str):
 def read_squad_json(path: Path, *_unused, **_also_unused) -> Iterator[Question]:
     """Every question of a SQuAD-format file, in file order.
 
-    A question needs ``answers`` with ``text`` and ``answer_start`` unless it is marked
-    ``is_impossible`` (SQuAD v2.0); offsets are checked against the context by the caller, which
+    A question has ``answers`` with ``text`` and ``answer_start``, or is marked
+    ``is_impossible`` (SQuAD v2.0), or has neither (no gold: the caller decides whether that is
+    allowed); offsets are checked against the context by the caller, which
     knows whether they are used.
     """
     path = Path(path)
@@ -95,7 +98,7 @@ def _question(qa, context: str, path: Path, where: str) -> Question:
         [] if impossible and not qa.get("answers") else _field(qa, "answers", list, path, where)
     )
     if not answers and not impossible:
-        raise DataError(path, f"{where} (id {qid!r}): no answers (and not marked is_impossible)")
+        return Question(qid, text, context, (), (), str(path), where, gold=False)
     texts, starts = [], []
     for a, answer in enumerate(answers):
         texts.append(_field(answer, "text", str, path, f"{where}.answers[{a}]"))

@@ -76,6 +76,11 @@ def check_tagged(
     """Fill ``part`` with sentences whose tags are in ``labels`` (extended when ``derive``)."""
     index = {label: i for i, label in enumerate(labels)}
     for sentence in sentences:
+        if sentence.tags is None:  # a token-only test file: placeholder tags
+            part.mark_unlabelled(sentence.path, sentence.line)
+            part.examples.append(sentence.tokens)
+            part.labels.append([0] * len(sentence.tokens))
+            continue
         ids = []
         for tag, line in zip(sentence.tags, sentence.lines, strict=True):
             if tag not in index:
