@@ -58,8 +58,12 @@ def test_prepare_writes_per_language_subsets_and_manifest(mlm_data, tiny_model):
     assert manifest["task"] == "mlm"
     assert manifest["languages"]["train"] == ["de", "en", "es", "fr"]
     for lang in ("de", "en", "es", "fr"):  # 600 lines each: every 50th is held out
-        assert manifest["subsets"][f"train.{lang}"] == {"count": 588, "skipped": 0}
-        assert manifest["subsets"][f"valid.{lang}"] == {"count": 12, "skipped": 0}
+        assert manifest["subsets"][f"train.{lang}"] == {
+            "count": 588,
+            "skipped": 0,
+            "labelled": True,
+        }
+        assert manifest["subsets"][f"valid.{lang}"] == {"count": 12, "skipped": 0, "labelled": True}
         assert (mlm_data / f"train.{lang}.bin").is_file()
     source = {s["lang"]: s for s in manifest["sources"]}["de"]
     assert source["count"] == 600 and source["skipped"] == 0  # sentences, blank lines

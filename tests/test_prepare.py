@@ -102,7 +102,9 @@ def test_xtreme_subsets_and_counts_match_raw_files(prepared, task):
     dictionary = Dictionary.load(str(data / "input0" / DICT_FILE))
     for subset, path in expected.items():
         count = len(rows(path))
-        assert manifest["subsets"][subset] == {"count": count, "skipped": 0}, subset
+        assert manifest["subsets"][subset] == {"count": count, "skipped": 0, "labelled": True}, (
+            subset
+        )
         for part in ("input0", "input1", "label"):
             assert (data / part / f"{subset}.bin").is_file()
             assert (data / part / f"{subset}.idx").is_file()
@@ -376,8 +378,16 @@ def test_anli_plus_reads_all_sources_and_skips_unlabelled_snli(tmp_path, tiny_mo
     expected = make_anli_plus(raw)
     out = tmp_path / "out"
     manifest = run("anli_plus", out, tiny_model, raw=raw)
-    assert manifest["subsets"]["train"] == {"count": len(expected["train"]), "skipped": 2}
-    assert manifest["subsets"]["valid"] == {"count": len(expected["dev"]), "skipped": 1}
+    assert manifest["subsets"]["train"] == {
+        "count": len(expected["train"]),
+        "skipped": 2,
+        "labelled": True,
+    }
+    assert manifest["subsets"]["valid"] == {
+        "count": len(expected["dev"]),
+        "skipped": 1,
+        "labelled": True,
+    }
     assert set(manifest["subsets"]) == {"train", "valid", "valid.en"}
     # Sources are read in the spec's order: SNLI, MNLI, ANLI R1-R3; "e/n/c" mean the NLI labels.
     assert decoded_labels(out, "train") == expected["train"]

@@ -97,10 +97,11 @@ def _question(qa, context: str, path: Path, where: str) -> Question:
     answers = (
         [] if impossible and not qa.get("answers") else _field(qa, "answers", list, path, where)
     )
-    if not answers and not impossible:
-        return Question(qid, text, context, (), (), str(path), where, gold=False)
     texts, starts = [], []
     for a, answer in enumerate(answers):
         texts.append(_field(answer, "text", str, path, f"{where}.answers[{a}]"))
         starts.append(_field(answer, "answer_start", int, path, f"{where}.answers[{a}]"))
+    if not impossible and not any(texts):
+        # No gold: no answers at all, or XTREME's stripped form, one answer with empty text.
+        return Question(qid, text, context, (), (), str(path), where, gold=False)
     return Question(qid, text, context, tuple(texts), tuple(starts), str(path), where)
