@@ -48,6 +48,7 @@ class TaskSpec:
     score is their mean (span QA: EM and F1), and the first one selects checkpoints (multi-task's
     ``combined``); none for a task without a score of its own (masked-LM). ``extra_metrics`` are
     reported beside them. ``scoring`` names the rules behind the numbers (docs/scoring.md).
+    ``xtreme_name`` is a target's folder in XTREME's download and submission layouts.
     """
 
     name: str
@@ -64,6 +65,7 @@ class TaskSpec:
     label_aliases: Mapping[str, str] = field(default_factory=dict)
     skip_labels: tuple[str, ...] = ()
     extra_metrics: tuple[str, ...] = ()
+    xtreme_name: str = ""
 
     @property
     def reported_metrics(self) -> tuple[str, ...]:
@@ -103,6 +105,10 @@ def _one_prediction_per_line(predictions: list) -> str:
     return "".join(f"{p}\n" for p in predictions)
 
 
+def _lines(text: str) -> int | None:
+    return len(text.splitlines())
+
+
 @dataclass(frozen=True)
 class Family:
     """Everything that makes a kind of task work, in one record; the family's folder
@@ -120,7 +126,7 @@ class Family:
     - ``metrics``: what the criterion logs; ``head``: the kind of task head the model gets
       (``sentence``, ``token``, ``span``; None: none of its own);
     - ``submission_suffix``, ``submission_text``: one XTREME submission file from the predictions
-      of a subset;
+      of a subset; ``submission_count``: the examples such a file predicts (None: not a count);
     - ``scored_by``: the command that scores the family's tasks without training, if any;
     - ``field_names``: the names of an example's texts.
     """
@@ -137,6 +143,7 @@ class Family:
     translated_train: bool = False
     submission_suffix: str = ".tsv"
     submission_text: Callable[[list], str] = _one_prediction_per_line
+    submission_count: Callable[[str], int | None] = _lines
     scored_by: str | None = None
     field_names: Callable[[TaskSpec], tuple[str, ...]] = _input_fields
 

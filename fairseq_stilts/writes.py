@@ -62,6 +62,16 @@ def folder_written_atomically(out: Path) -> Iterator[Path]:
         raise
 
 
+def write_folder(out: Path, files: dict[str, str]) -> None:
+    """Write ``files`` (relative name -> text) as the folder ``out``, all at once: they are
+    written into a hidden temporary folder beside it, which is then renamed (replacing an old
+    ``out``)."""
+    with folder_written_atomically(out) as tmp:
+        for name, text in files.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / name).write_text(text, encoding="utf-8")
+
+
 def write_error(path: Path, err: OSError) -> StiltsError:
     """A failed write (a full disk, no permission) as a user error naming the file."""
     if err.filename:

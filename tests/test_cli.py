@@ -28,6 +28,8 @@ COMMANDS = (
     "evaluate",
     "retrieve",
     "report",
+    "score",
+    "submission",
     "tiny_model",
     "demo",
     "convert",

@@ -15,11 +15,11 @@ from fairseq_stilts.cli.evaluate import (
     read_metrics,
     read_predictions,
     submission_name,
-    write_folder,
 )
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.registry import get_family, get_spec
 from fairseq_stilts.tiny import DATA_DIR
+from fairseq_stilts.writes import write_folder
 
 
 def test_the_metrics_of_each_subset_are_read_from_the_file_the_task_wrote(tmp_path):
@@ -130,8 +130,8 @@ def test_the_predictions_folder_is_replaced_whole_or_not_at_all(tmp_path):
     write_folder(out, {"test-en.tsv": "old\n", "test-de.tsv": "old\n"})
     write_folder(out, {"test-en.tsv": "new\n"})
     assert [(p.name, p.read_text()) for p in out.iterdir()] == [("test-en.tsv", "new\n")]
-    with pytest.raises(StiltsError, match="no/such/folder.tsv: No such file or directory"):
-        write_folder(out, {"test-en.tsv": "newer\n", "no/such/folder.tsv": ""})
+    with pytest.raises(StiltsError, match="test-en.tsv: File exists"):
+        write_folder(out, {"test-en.tsv": "newer\n", "test-en.tsv/inside.tsv": ""})
     assert (out / "test-en.tsv").read_text() == "new\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
 

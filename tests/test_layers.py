@@ -19,7 +19,7 @@ LAYERS = (
     ("families", "models", "optim"),
     ("multitask",),
     ("plugin",),
-    ("results", "convert", "tiny"),
+    ("results", "convert", "tiny", "xtreme"),
     ("grid",),
     ("cli",),
 )

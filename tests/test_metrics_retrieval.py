@@ -73,7 +73,7 @@ def test_tatoeba_normalises_and_blocks():
     scaled = ENGLISH * np.array([[3.0], [0.5], [7.0]])  # cosine ignores length
     for block_size in (1, 2):
         assert tatoeba_accuracy(scaled, OTHER, block_size=block_size) == pytest.approx(200 / 3)
-    with pytest.raises(ValueError, match="3 English lines but 2"):
+    with pytest.raises(ValueError, match="3 query lines but 2"):
         tatoeba_accuracy(ENGLISH, OTHER[:2])
 
 

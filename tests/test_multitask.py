@@ -227,7 +227,7 @@ def test_multitask_trains_validates_and_feeds_phase_3_and_retrieval(prepared, ti
     assert {k.split(".")[1] for k in xnli if k.startswith("classification_heads.")} == {"xnli"}
     rows = retrieve(
         "tatoeba", DATA_DIR / "tatoeba", checkpoint, tiny_model, languages=["de"], cpu=True
-    )
+    ).rows
     assert rows and rows[0]["language"] == "de"
 
 

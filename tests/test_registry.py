@@ -110,6 +110,14 @@ def test_target_language_details():
         assert "en" in get_spec(name).languages, name
 
 
+def test_the_targets_carry_their_xtreme_folder_names():
+    from fairseq_stilts.results.categories import XTREME_TASKS
+
+    named = {name: spec.xtreme_name for name, spec in all_specs().items() if spec.xtreme_name}
+    assert set(named) == set(XTREME_TASKS)
+    assert set(named.values()) == set(XTREME_TASKS) - {"bucc"} | {"bucc2018"}
+
+
 def test_classification_label_sets():
     nli = ("entailment", "neutral", "contradiction")
     for name in ("mnli", "anli_plus", "xnli"):

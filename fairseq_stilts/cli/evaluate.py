@@ -25,7 +25,7 @@ from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.progress import progress as progress_bar
 from fairseq_stilts.registry import Family, get_family, get_spec
 from fairseq_stilts.runtime import file_sha256, run_fairseq
-from fairseq_stilts.writes import folder_written_atomically, write_atomic
+from fairseq_stilts.writes import write_atomic, write_folder
 
 
 def evaluate(
@@ -151,14 +151,6 @@ def read_predictions(folder: Path, subset: str, count: int) -> list:
 def submission_name(family: Family, split: str, lang: str) -> str:
     """XTREME's file name: ``test-<lang>`` (``dev-`` for valid) with the family's suffix."""
     return f"{'test' if split == 'test' else 'dev'}-{lang}{family.submission_suffix}"
-
-
-def write_folder(out: Path, files: dict[str, str]) -> None:
-    """Write ``files`` (name -> text) as the folder ``out``, all at once: they are written into a
-    hidden temporary folder beside it, which is then renamed (replacing an old ``out``)."""
-    with folder_written_atomically(out) as tmp:
-        for name, text in files.items():
-            (tmp / name).write_text(text, encoding="utf-8")
 
 
 def format_table(rows: list[dict]) -> str:

@@ -1,4 +1,8 @@
-"""stilts-prepare: raw task files -> a fairseq data folder (binarized subsets + manifest)."""
+"""stilts-prepare: raw task files -> a fairseq data folder (binarized subsets + manifest).
+
+``stilts-prepare xtreme DOWNLOAD --model M --out DATA`` prepares all nine XTREME targets from the
+folder XTREME's download script fills, into DATA/<task>, and prints what it found.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +27,13 @@ def _lang_path(value: str) -> tuple[str, Path]:
 @cli
 def main(argv: list[str] | None = None) -> None:
     parser = argument_parser("stilts-prepare", __doc__)
-    parser.add_argument("task", help="task name (see stilts-tasks)")
-    parser.add_argument("raw", nargs="?", type=Path, help="folder with the task's raw files")
+    parser.add_argument("task", help="task name (see stilts-tasks), or xtreme: all nine targets")
+    parser.add_argument(
+        "raw",
+        nargs="?",
+        type=Path,
+        help="folder with the task's raw files (xtreme: the folder XTREME's download fills)",
+    )
     parser.add_argument(
         "--hf",
         type=_lang_path,
@@ -116,6 +125,10 @@ def main(argv: list[str] | None = None) -> None:
         "not at its answer_start, instead of stopping",
     )
     args = parser.parse_args(argv)
+    qa = QAOptions(args.doc_stride, args.max_query_length, args.skip_mismatched_answers)
+    if args.task == "xtreme":
+        _prepare_xtreme(args, qa)
+        return
     if args.hf and len(dict(args.hf)) != len(args.hf):
         raise StiltsError("--hf: a language is given twice")
     train = choose_train_languages(
@@ -131,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
         workers=args.workers,
         force=args.force,
         max_seq_length=args.max_seq_length,
-        qa=QAOptions(args.doc_stride, args.max_query_length, args.skip_mismatched_answers),
+        qa=qa,
         train=train,
         quiet=args.quiet,
     )
@@ -140,3 +153,37 @@ def main(argv: list[str] | None = None) -> None:
         for name, s in manifest.subsets.items()
     )
     print(f"{args.out}: {counts}")
+
+
+def _prepare_xtreme(args: argparse.Namespace, qa: QAOptions) -> None:
+    from fairseq_stilts.xtreme.prepare import format_summary, prepare_xtreme
+
+    per_task = {
+        "--hf": args.hf,
+        "--train-file": args.train_file,
+        "--dev-file": args.dev_file,
+        "--no-english-train": args.no_english_train,
+        "--train-languages": args.train_languages != ["en"],
+    }
+    refused = [option for option, given in per_task.items() if given]
+    if refused:
+        raise StiltsError(
+            f"stilts-prepare xtreme: {', '.join(refused)} choose one task's data; xtreme prepares "
+            "XTREME's zero-shot setting (English training data): run stilts-prepare TASK for "
+            "translate-train"
+        )
+    if args.raw is None:
+        raise StiltsError("stilts-prepare xtreme: give the XTREME download folder")
+    summaries = prepare_xtreme(
+        args.raw,
+        args.out,
+        args.model,
+        languages=args.languages,
+        workers=args.workers,
+        force=args.force,
+        max_seq_length=args.max_seq_length,
+        qa=qa,
+        quiet=args.quiet,
+    )
+    print(format_summary(summaries))
+    print(f"{args.out}: prepared {sum(not s.absent for s in summaries)} of 9 XTREME targets")

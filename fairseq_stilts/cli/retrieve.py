@@ -2,23 +2,42 @@
 
 Embeds every sentence with one layer of the encoder (default: layer 14 of 24, scaled to the
 model's depth) and a pooling (default: mean over all non-pad tokens), L2-normalised, then scores
-each language: Tatoeba accuracy (English queries, nearest neighbour); BUCC margin mining with the
-threshold tuned on dev gold and applied to test (F1, precision, recall). All input is read and
-checked before any embedding, and the results JSON is written at the end, atomically.
+each language: Tatoeba accuracy (each other-language line queries the English lines, as XTREME
+does); BUCC margin mining with the threshold tuned on dev gold and applied to test (F1,
+precision, recall). Each language's XTREME submission file is written too: a language whose test
+gold XTREME's download hides (Tatoeba's English side sorted, BUCC's test gold deleted) gets its
+file and no score. All input is read and checked before any embedding; the results JSON and the
+submission folder are written at the end, atomically.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fairseq_stilts.cli.main import LanguageList, argument_parser, cli
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.registry import get_spec
-from fairseq_stilts.writes import write_atomic
+from fairseq_stilts.writes import write_atomic, write_folder
 
 TASKS = ("tatoeba", "bucc")
+UNLABELLED = {  # how XTREME's download hides each task's test gold
+    "tatoeba": "the English side is in sorted order",
+    "bucc": "no test gold file",
+}
 BUCC_METRICS = (("bucc_f1", "f1"), ("bucc_precision", "precision"), ("bucc_recall", "recall"))
+
+
+@dataclass
+class Retrieval:
+    """What stilts-retrieve found: result rows of the scored languages, and per language the
+    text of its XTREME submission file (``test-<lang>.tsv``: Tatoeba's predicted English line per
+    query line, BUCC's test pairs mined at the dev-tuned threshold)."""
+
+    rows: list[dict] = field(default_factory=list)
+    predictions: dict[str, str] = field(default_factory=dict)
+    unlabelled: list[str] = field(default_factory=list)  # predicted, no gold to score against
 
 
 def retrieve(
@@ -31,14 +50,21 @@ def retrieve(
     pooling: str = "mean",
     batch_size: int = 32,
     cpu: bool = False,
-) -> list[dict]:
-    """Per-language result rows of ``checkpoint`` on the raw retrieval files in ``raw``."""
+) -> Retrieval:
+    """Scores and submission files of ``checkpoint`` on the raw retrieval files in ``raw``."""
     import torch  # here, not at the top: stilts-retrieve --help stays light
 
     from fairseq_stilts.data.prepare.encoder import PieceEncoder
     from fairseq_stilts.families.retrieval.data import check_languages, read_bucc, read_tatoeba
     from fairseq_stilts.families.retrieval.embed import POOLINGS, default_layer, embed_sentences
-    from fairseq_stilts.metrics.retrieval import bucc_scores, mine_pairs, tatoeba_accuracy
+    from fairseq_stilts.metrics.retrieval import (
+        aligned_accuracy,
+        bucc_scores,
+        extracted_pairs,
+        mine_pairs,
+        optimize_threshold,
+        tatoeba_predictions,
+    )
     from fairseq_stilts.progress import progress
     from fairseq_stilts.runtime import load_encoder
 
@@ -73,12 +99,17 @@ def retrieve(
         )
 
     common = {"checkpoint": str(Path(checkpoint).resolve()), "layer": layer, "pooling": pooling}
-    rows = []
+    result = Retrieval()
     for lang in progress(languages, desc=f"{task}: embedding and scoring", unit="languages"):
         if task == "tatoeba":
             pair = data[lang]
-            value = tatoeba_accuracy(embed(pair.english), embed(pair.other), device=device)
-            rows.append(_row(task, lang, "test", spec.metrics[0], value, common))
+            predicted = tatoeba_predictions(embed(pair.other), embed(pair.english), device=device)
+            result.predictions[lang] = "".join(f"{index}\n" for index in predicted)
+            if not pair.labelled:
+                result.unlabelled.append(lang)
+                continue
+            value = aligned_accuracy(predicted)
+            result.rows.append(_row(task, lang, "test", spec.metrics[0], value, common))
             continue
         mined = {}
         for split, part in data[lang].items():
@@ -86,11 +117,17 @@ def retrieve(
             trg = embed(list(part.target.values()))
             mined[split] = mine_pairs(part.source, src, part.target, trg, device=device)
         dev, test = data[lang]["dev"], data[lang]["test"]
+        threshold = optimize_threshold(mined["dev"], dev.gold)
+        pairs = extracted_pairs(mined["test"], threshold)
+        result.predictions[lang] = "".join(f"{source}\t{target}\n" for source, target in pairs)
+        if test.gold is None:
+            result.unlabelled.append(lang)
+            continue
         scores = bucc_scores(mined["dev"], dev.gold, mined["test"], test.gold)
         extra = {"threshold": scores["threshold"], "dev_f1": scores["dev_f1"]}
         for metric, key in BUCC_METRICS:
-            rows.append(_row(task, lang, "test", metric, scores[key], common | extra))
-    return rows
+            result.rows.append(_row(task, lang, "test", metric, scores[key], common | extra))
+    return result
 
 
 def _row(task: str, lang: str, split: str, metric: str, value: float, extra: dict) -> dict:
@@ -144,8 +181,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=32, help="sentences per batch")
     parser.add_argument("--cpu", action="store_true", help="do not use a GPU even if there is one")
     parser.add_argument("--out", type=Path, help="results JSON (default: next to the checkpoint)")
+    parser.add_argument(
+        "--predictions",
+        type=Path,
+        help="folder of XTREME submission files test-<lang>.tsv (default: the results JSON's "
+        "path, .predictions)",
+    )
     args = parser.parse_args(argv)
-    rows = retrieve(
+    result = retrieve(
         args.task,
         args.raw,
         args.path,
@@ -157,6 +200,17 @@ def main(argv: list[str] | None = None) -> None:
         args.cpu,
     )
     out = args.out or args.path.with_suffix(f".{args.task}.json")
-    write_atomic(out, json.dumps(rows, indent=2) + "\n")
-    print(format_table(rows))
+    predictions = args.predictions or out.with_suffix(".predictions")
+    write_folder(
+        predictions, {f"test-{lang}.tsv": text for lang, text in result.predictions.items()}
+    )
+    write_atomic(out, json.dumps(result.rows, indent=2) + "\n")
+    if result.rows:
+        print(format_table(result.rows))
+    if result.unlabelled:
+        print(
+            f"no gold for {', '.join(result.unlabelled)} ({UNLABELLED[args.task]}): predicted for "
+            "the submission files, not scored"
+        )
     print(f"results: {out}")
+    print(f"predictions: {predictions}")

@@ -34,6 +34,8 @@ from typing import Literal
 import numpy as np
 import torch
 
+from fairseq_stilts.metrics.pairs import pair_set_scores
+
 Array = np.ndarray | torch.Tensor
 
 
@@ -101,29 +103,45 @@ def _top(sim: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def tatoeba_predictions(
-    english: Array,
-    other: Array,
+    queries: Array,
+    candidates: Array,
     *,
     block_size: int = 4096,
     normalize: bool = True,
     device: str | torch.device | None = None,
 ) -> np.ndarray:
-    """For each English sentence (the queries), the index of its nearest other-language line."""
-    _, inds = knn(english, other, 1, block_size=block_size, normalize=normalize, device=device)
+    """For each query line, the index of its nearest candidate line. XTREME's queries are the
+    other language's sentences, its candidates the English ones."""
+    _, inds = knn(queries, candidates, 1, block_size=block_size, normalize=normalize, device=device)
     return inds[:, 0]
 
 
-def tatoeba_counts(english: Array, other: Array, **options) -> tuple[int, int]:
-    """(correct, total): English lines whose nearest neighbour is the line with the same index."""
-    if len(english) != len(other):
-        raise ValueError(f"{len(english)} English lines but {len(other)} lines to align them with")
-    predictions = tatoeba_predictions(english, other, **options)
+def tatoeba_counts(queries: Array, candidates: Array, **options) -> tuple[int, int]:
+    """(correct, total): query lines whose nearest neighbour is the line with the same index."""
+    if len(queries) != len(candidates):
+        raise ValueError(
+            f"{len(queries)} query lines but {len(candidates)} lines to align them with"
+        )
+    return aligned_counts(tatoeba_predictions(queries, candidates, **options))
+
+
+def aligned_counts(predictions: Sequence[int] | np.ndarray) -> tuple[int, int]:
+    """(correct, total): predicted indices equal to their own line's index."""
+    predictions = np.asarray(predictions)
     return int((predictions == np.arange(len(predictions))).sum()), len(predictions)
 
 
-def tatoeba_accuracy(english: Array, other: Array, **options) -> float:
-    """Tatoeba accuracy x100: line i of ``english`` should retrieve line i of ``other``."""
-    correct, total = tatoeba_counts(english, other, **options)
+def tatoeba_accuracy(queries: Array, candidates: Array, **options) -> float:
+    """Tatoeba accuracy x100: line i of ``queries`` should retrieve line i of ``candidates``."""
+    return _percent(*tatoeba_counts(queries, candidates, **options))
+
+
+def aligned_accuracy(predictions: Sequence[int] | np.ndarray) -> float:
+    """Tatoeba accuracy x100 of predicted indices, line i's gold being i."""
+    return _percent(*aligned_counts(predictions))
+
+
+def _percent(correct: int, total: int) -> float:
     return 100.0 * correct / total if total else 0.0
 
 
@@ -282,25 +300,16 @@ def optimize_threshold(candidates: Iterable[MinedPair], gold: Collection[tuple[s
     return threshold
 
 
+def extracted_pairs(candidates: Iterable[MinedPair], threshold: float) -> list[tuple[str, str]]:
+    """The (source id, target id) pairs scoring ``>= threshold``: what BUCC submits."""
+    return [pair for pair, score in _best_scores(candidates) if score >= threshold]
+
+
 def pair_scores(
     candidates: Iterable[MinedPair], gold: Collection[tuple[str, str]], threshold: float
 ) -> dict[str, float]:
     """Precision, recall and F1 (x100) of the candidates scoring ``>= threshold``, with counts."""
-    gold = set(gold)
-    extracted = {pair for pair, score in _best_scores(candidates) if score >= threshold}
-    correct = len(extracted & gold)
-    precision = correct / len(extracted) if correct else 0.0
-    recall = correct / len(gold) if correct else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if correct else 0.0
-    return {
-        "precision": 100.0 * precision,
-        "recall": 100.0 * recall,
-        "f1": 100.0 * f1,
-        "threshold": threshold,
-        "n_extracted": len(extracted),
-        "n_gold": len(gold),
-        "n_correct": correct,
-    }
+    return pair_set_scores(extracted_pairs(candidates, threshold), gold) | {"threshold": threshold}
 
 
 def bucc_scores(

@@ -36,6 +36,7 @@ GOLD_PAIR = {"source_id": 0, "target_id": 1}
 register_spec(
     TaskSpec(
         name="xnli",
+        xtreme_name="xnli",
         family="classification",
         role="target",
         description="Cross-lingual NLI; English train is MNLI",
@@ -53,6 +54,7 @@ register_spec(
 register_spec(
     TaskSpec(
         name="pawsx",
+        xtreme_name="pawsx",
         family="classification",
         role="target",
         description="PAWS-X paraphrase adversaries; English train is PAWS-Wiki",
@@ -84,6 +86,7 @@ for _name, _desc, _langs, _tags, _extra in (
     register_spec(
         TaskSpec(
             name=_name,
+            xtreme_name=_name,
             family="tagging",
             role="target",
             description=_desc,
@@ -141,6 +144,7 @@ for _name, _desc, _langs in (
     register_spec(
         TaskSpec(
             name=_name,
+            xtreme_name=_name,
             family="span_qa",
             role="target",
             description=_desc,
@@ -158,6 +162,7 @@ register_spec(
         name="bucc",
         family="retrieval",
         role="target",
+        xtreme_name="bucc2018",
         description="BUCC 2018 bitext mining against English (no training data)",
         languages=("de", "fr", "ru", "zh"),
         metrics=("bucc_f1",),
@@ -179,6 +184,7 @@ register_spec(
 register_spec(
     TaskSpec(
         name="tatoeba",
+        xtreme_name="tatoeba",
         family="retrieval",
         role="target",
         description="Tatoeba sentence retrieval against English (no training data)",

@@ -3,6 +3,12 @@ any checkpoint's encoder and scores them."""
 
 from fairseq_stilts.registry import Family, register_family
 
+
+def no_count(text: str) -> None:
+    """BUCC's mined pairs are no count of examples (and Tatoeba's are one per query, by
+    construction)."""
+
+
 FAMILY = register_family(
     Family(
         name="retrieval",
@@ -12,5 +18,6 @@ FAMILY = register_family(
         prepare=None,
         metrics=("bucc_f1", "accuracy"),
         scored_by="stilts-retrieve",
+        submission_count=no_count,
     )
 )

@@ -1,7 +1,10 @@
 """Read one language of a retrieval task from its raw files (the spec's ``sources``), checked.
 
-Tatoeba: two files of equal length, line i of one translating line i of the other. BUCC, per
-split: ``id -> sentence`` maps of both sides (ids unique) and gold id pairs whose ids exist.
+Tatoeba: two files of equal length, line i of one translating line i of the other, unless the
+English side is in sorted order: XTREME's download sorts it to hide the alignment, so such a pair
+has no gold and is only predicted. BUCC, per split: ``id -> sentence`` maps of both sides (ids
+unique) and gold id pairs whose ids exist; the test gold may be absent (XTREME's download deletes
+it): that split is mined at the threshold tuned on dev, and not scored.
 """
 
 from __future__ import annotations
@@ -18,17 +21,22 @@ from fairseq_stilts.registry import Source, TaskSpec
 class TatoebaPair:
     other: list[str]
     english: list[str]
+    labelled: bool = True  # False: the English side is sorted, not aligned
 
 
 @dataclass(frozen=True)
 class BuccSplit:
     source: dict[str, str]  # the non-English side: id -> sentence, in file order
     target: dict[str, str]  # English
-    gold: list[tuple[str, str]]
+    gold: list[tuple[str, str]] | None  # None: no gold file (a test split without labels)
 
 
 def source_path(raw: Path, source: Source, lang: str) -> Path:
     return Path(raw) / source.pattern.format(lang=lang)
+
+
+def _is_test_gold(source: Source) -> bool:
+    return source.split == "test" and "source_id" in source.columns
 
 
 def check_languages(spec: TaskSpec, raw: Path, languages: list[str] | None) -> list[str]:
@@ -45,7 +53,7 @@ def check_languages(spec: TaskSpec, raw: Path, languages: list[str] | None) -> l
         raise StiltsError(f"{raw}: raw data folder not found")
     found = []
     for lang in spec.languages:
-        paths = [source_path(raw, s, lang) for s in spec.sources]
+        paths = [source_path(raw, s, lang) for s in spec.sources if not _is_test_gold(s)]
         missing = [p for p in paths if not p.is_file()]
         if len(missing) < len(paths) and missing:  # a language is all there or absent
             raise DataError(missing[0], f"missing, but {raw} has other {lang} files of {spec.name}")
@@ -79,7 +87,9 @@ def read_tatoeba(spec: TaskSpec, raw: Path, lang: str) -> TatoebaPair:
             f"{len(other)} lines but {en_path} has {len(english)}: "
             "line i of each file must translate line i of the other",
         )
-    return TatoebaPair([e.texts[0] for e in other], [e.texts[0] for e in english])
+    other, english = [e.texts[0] for e in other], [e.texts[0] for e in english]
+    stripped = [line.strip() for line in english]
+    return TatoebaPair(other, english, labelled=len(english) < 2 or stripped != sorted(stripped))
 
 
 def _sentences(raw: Path, source: Source, lang: str) -> dict[str, str]:
@@ -105,6 +115,8 @@ def read_bucc(spec: TaskSpec, raw: Path, lang: str, split: str) -> BuccSplit:
             sides[side] = (source_path(raw, source, lang), _sentences(raw, source, lang))
     if gold_source is None or set(sides) != {"en", lang}:
         raise StiltsError(f"spec {spec.name!r} has no complete {split} file layout")
+    if _is_test_gold(gold_source) and not source_path(raw, gold_source, lang).exists():
+        return BuccSplit(sides[lang][1], sides["en"][1], None)
     gold = []
     for example in _read(raw, gold_source, lang, ()):
         for sentence_id, side in zip(example.texts, (lang, "en"), strict=True):

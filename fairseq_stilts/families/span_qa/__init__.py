@@ -18,6 +18,11 @@ def answers_by_question(predictions: list) -> str:
     return json.dumps(answers, ensure_ascii=False, indent=1) + "\n"
 
 
+def questions(text: str) -> int:
+    """The questions a QA submission file answers."""
+    return len(json.loads(text))
+
+
 FAMILY = register_family(
     Family(
         name="span_qa",
@@ -30,5 +35,6 @@ FAMILY = register_family(
         translated_train=True,
         submission_suffix=".json",
         submission_text=answers_by_question,
+        submission_count=questions,
     )
 )

@@ -82,6 +82,7 @@ def qa_parts(
     """Questions of every file of the spec's layout (training files: those of ``train``),
     checked; a multilingual training file (TyDiQA's) gives its English questions only."""
     parts = []
+    stripped_dev = False
     files = source_files(spec, raw, languages, train)
     for source, lang, path in progress(files, desc="reading", unit="files", quiet=quiet):
         by_lang: dict[str, list[Question]] = {}
@@ -92,6 +93,9 @@ def qa_parts(
             if source.split == "train" and lang == ID_LANGUAGE and q_lang != "en":
                 continue
             if source.split != "train" and languages is not None and q_lang not in languages:
+                continue
+            if source.split == "dev" and _is_stripped_test(spec, source, questions):
+                stripped_dev = True  # TyDiQA-GoldP: its dev file is its test file
                 continue
             part = Part(source.split, q_lang, str(path))
             _check_gold(questions, part)
@@ -104,7 +108,28 @@ def qa_parts(
                     part.examples.append(question)
             _check_unique_ids(part.examples)
             parts.append(part)
+    if stripped_dev:
+        parts.append(_held_out_dev(parts))
     return parts
+
+
+HELD_OUT_EVERY = 10
+
+
+def _held_out_dev(parts: list[Part]) -> Part:
+    """English dev from every 10th English training question, for a task whose only dev file
+    is its test file without gold (TyDiQA-GoldP as XTREME's download leaves it)."""
+    train = next(p for p in parts if p.split == "train" and p.lang == "en")
+    dev = Part("dev", "en", f"{train.origin} (every {HELD_OUT_EVERY}th question, held out)")
+    dev.examples = train.examples[HELD_OUT_EVERY - 1 :: HELD_OUT_EVERY]
+    del train.examples[HELD_OUT_EVERY - 1 :: HELD_OUT_EVERY]
+    return dev
+
+
+def _is_stripped_test(spec: TaskSpec, source, questions: list[Question]) -> bool:
+    """A dev file that is also the spec's test file, without gold answers."""
+    tests = {s.pattern for s in spec.sources if s.split == "test"}
+    return source.pattern in tests and not any(q.gold for q in questions)
 
 
 def _check_gold(questions: list[Question], part: Part) -> None:

@@ -15,6 +15,11 @@ def tags_per_line(predictions: list) -> str:
     return "\n\n".join("\n".join(tags) for tags in predictions) + "\n"
 
 
+def sentences(text: str) -> int:
+    """The sentences of a tagging submission file."""
+    return len([block for block in text.split("\n\n") if block.strip()])
+
+
 FAMILY = register_family(
     Family(
         name="tagging",
@@ -26,5 +31,6 @@ FAMILY = register_family(
         head=TOKEN,
         hf_datasets=True,
         submission_text=tags_per_line,
+        submission_count=sentences,
     )
 )

@@ -1,0 +1,189 @@
+"""From XTREME's download layout (test labels stripped) to a checked submission folder."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import fairseq, train_args
+
+from fairseq_stilts.cli import evaluate as evaluate_cli
+from fairseq_stilts.cli import prepare as prepare_cli
+from fairseq_stilts.cli import retrieve as retrieve_cli
+from fairseq_stilts.cli import submission as submission_cli
+from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.families.retrieval.data import check_languages, read_bucc, read_tatoeba
+from fairseq_stilts.registry import get_family, get_spec
+from fairseq_stilts.results.categories import XTREME_TASKS
+from fairseq_stilts.tiny import DATA_DIR
+from fairseq_stilts.tiny.xtreme_download import write_download, write_gold
+from fairseq_stilts.xtreme.prepare import SUMMARY, read_summary
+from fairseq_stilts.xtreme.submission import check_complete
+
+
+@pytest.fixture(scope="module")
+def download(tmp_path_factory) -> Path:
+    return write_download(tmp_path_factory.mktemp("xtreme") / "download")
+
+
+def test_the_fixture_is_stripped_as_xtreme_strips_it(download):
+    assert [len(line.split("\t")) for line in (download / "xnli/test-de.tsv").open()] == [2] * 30
+    assert "\t" not in (download / "udpos/test-de.tsv").read_text()
+    assert not list((download / "bucc2018").glob("*.test.gold"))
+    english = (download / "tatoeba/de-en.en").read_text().splitlines()
+    assert english == sorted(english) != (DATA_DIR / "tatoeba/de-en.en").read_text().splitlines()
+    document = json.loads(
+        (download / "tydiqa/tydiqa-goldp-v1.1-dev/tydiqa.goldp.fi.dev.json").read_text()
+    )
+    answers = [qa["answers"] for a in document["data"] for p in a["paragraphs"] for qa in p["qas"]]
+    assert answers and all(a == [{"answer_start": 0, "text": ""}] for a in answers)
+
+
+def test_retrieval_files_without_gold_are_read_as_unlabelled(download):
+    bucc, tatoeba = get_spec("bucc"), get_spec("tatoeba")
+    raw = download / "bucc2018"
+    assert check_languages(bucc, raw, None) == ["de", "fr"]
+    assert read_bucc(bucc, raw, "de", "test").gold is None
+    assert read_bucc(bucc, raw, "de", "dev").gold  # the dev gold stays: it tunes the threshold
+    assert not read_tatoeba(tatoeba, download / "tatoeba", "de").labelled
+    assert read_tatoeba(tatoeba, DATA_DIR / "tatoeba", "de").labelled
+
+
+def test_xtreme_refuses_options_that_choose_one_tasks_data(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        prepare_cli.main(
+            ["xtreme", str(tmp_path), "--model", str(tmp_path), "--out", str(tmp_path / "d")]
+            + ["--train-languages", "en,de"]
+        )
+    assert info.value.code == 2
+    assert "error: stilts-prepare xtreme: --train-languages" in capsys.readouterr().err
+
+
+def _summary(data: Path, tests: dict[str, dict[str, int]]) -> None:
+    tasks = [
+        {"task": task, "folder": str(data / task), "train": 1, "missing": [], "absent": ""}
+        | {"test": {lang: {"examples": n, "labelled": False} for lang, n in tests[task].items()}}
+        for task in tests
+    ]
+    data.mkdir(parents=True, exist_ok=True)
+    (data / SUMMARY).write_text(json.dumps({"download": str(data), "tasks": tasks}))
+
+
+def test_completeness_names_missing_extra_and_miscounted_files(tmp_path):
+    langs = get_spec("pawsx").languages
+    _summary(tmp_path, {"pawsx": dict.fromkeys(langs, 2)})
+    files = {"pawsx": {f"test-{lang}.tsv": "0\n1\n" for lang in langs}}
+    notes = check_complete(files, tmp_path, allow_missing=True)
+    assert notes == [
+        f"{get_spec(t).xtreme_name}: no predictions (no --checkpoint {t}=...)"
+        for t in XTREME_TASKS
+        if t != "pawsx"
+    ]
+    with pytest.raises(StiltsError, match="xnli: no predictions"):
+        check_complete(files, tmp_path)
+    short = {"pawsx": files["pawsx"] | {"test-de.tsv": "0\n", "test-xx.tsv": "1\n"}}
+    with pytest.raises(StiltsError) as info:
+        check_complete(short, tmp_path, allow_missing=True)
+    assert "pawsx: languages outside XTREME's list: xx" in str(info.value)
+    assert "pawsx/test-de.tsv: 1 predictions for 2 test examples" in str(info.value)
+    del files["pawsx"]["test-ja.tsv"]
+    with pytest.raises(StiltsError, match="pawsx: missing languages ja"):
+        check_complete(files, tmp_path)
+
+
+@pytest.mark.slow
+def test_from_the_download_to_a_submission_scored_as_stilts_eval_scores(
+    download, tmp_path, tiny_model, prepared, capsys
+):
+    from fairseq_stilts.cli import score as score_cli
+
+    data = tmp_path / "data"
+    prepare_cli.main(
+        ["xtreme", str(download), "--model", str(tiny_model), "--out", str(data)]
+        + ["--workers", "1", "--quiet"]
+    )
+    printed = capsys.readouterr().out
+    assert "prepared 9 of 9 XTREME targets" in printed and "xnli: missing languages ar" in printed
+    _, summaries = read_summary(data)
+    assert all(not t.labelled for s in summaries for t in s.test.values())
+    checkpoints, expected = {}, {}
+    for task in XTREME_TASKS:
+        family = get_family(get_spec(task).family)
+        if family.scored_by:
+            checkpoints[task] = tiny_model / "model.pt"
+            out = tmp_path / f"{task}.json"
+            retrieve_cli.main(
+                [
+                    task,
+                    str(DATA_DIR / task),
+                    "--path",
+                    str(checkpoints[task]),
+                    "--model-dir",
+                    str(tiny_model),
+                    "--out",
+                    str(out),
+                    "--cpu",
+                ]
+            )
+        else:
+            save = tmp_path / "ckpt" / task
+            extra = ("--criterion", family.criterion)
+            fairseq(
+                "fairseq-train",
+                *train_args(task, data / task, tiny_model / "model.pt", save, 2, *extra),
+            )
+            checkpoints[task] = save / "checkpoint_last.pt"
+            out = tmp_path / f"{task}.json"
+            evaluate_cli.main(
+                [
+                    task,
+                    str(prepared(task)),
+                    "--path",
+                    str(checkpoints[task]),
+                    "--cpu",
+                    "--quiet",
+                    "--out",
+                    str(out),
+                ]
+            )
+        expected[task] = json.loads(out.read_text())
+    submission = tmp_path / "submission"
+    submission_cli.main(
+        [
+            str(data),
+            "--model-dir",
+            str(tiny_model),
+            "--out",
+            str(submission),
+            "--cpu",
+            "--quiet",
+            "--allow-missing",
+        ]
+        + [f"--checkpoint={t}={c}" for t, c in checkpoints.items()]
+    )
+    assert "note: xnli: missing languages ar" in capsys.readouterr().out
+    names = sorted(p.relative_to(submission).as_posix() for p in submission.rglob("*.*"))
+    with zipfile.ZipFile(submission.with_suffix(".zip")) as archive:
+        assert sorted(n for n in archive.namelist() if not n.endswith("/")) == names
+    assert {name.split("/")[0] for name in names} == {get_spec(t).xtreme_name for t in checkpoints}
+    scored = tmp_path / "scores.json"
+    gold = write_gold(tmp_path / "gold")
+    score_cli.main([str(submission), str(gold), "--partial", "--out", str(scored)])
+    assert "XTREME score" in capsys.readouterr().out
+    scores = json.loads(scored.read_text())
+    assert scores["partial"] and not scores["missing"]
+    compared = 0
+    for task, rows in expected.items():
+        for row in rows:
+            if row["metric"] in get_spec(task).metrics:
+                got = scores["tasks"][task]["languages"][row["language"]][row["metric"]]
+                assert got == pytest.approx(row["value"], abs=1e-4), (task, row)  # fairseq rounds
+                compared += 1
+    assert compared == sum(
+        len(get_spec(t).metrics) * len(s.test)
+        for t in XTREME_TASKS
+        for s in summaries
+        if s.task == t
+    )
