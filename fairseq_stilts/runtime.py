@@ -71,6 +71,7 @@ def fairseq_executable(name: str) -> str:
     return str(path)
 
 
+USER_ERROR = "error: "  # how the plugin reports a user error in the fairseq executables
 # fairseq's progress lines: training (train_inner, train) and validation, tagged by subset.
 PROGRESS_LINE = re.compile(r"\| INFO \| (train_inner|train|valid[\w.]*|test[\w.]*) \| ")
 
@@ -93,12 +94,43 @@ def run_fairseq(name: str, args: list[str], log: Path, echo: bool = False) -> st
                     sys.stderr.write(line)
     output = "".join(lines)
     if process.returncode != 0:
-        tail = "\n".join(output.strip().splitlines()[-15:])
+        tail = output.strip().splitlines()[-15:]
+        if tail and tail[-1].startswith(USER_ERROR):  # the plugin's one line: the input's fault
+            raise StiltsError(f"{tail[-1][len(USER_ERROR) :]} ({name}; log: {log})")
+        tail = "\n".join(tail)
         raise StiltsError(f"{name} failed (exit {process.returncode}); log: {log}\n{tail}")
     return output
 
 
 EMBEDDINGS = "encoder.sentence_encoder.embed_tokens.weight"
+# fairseq 0.9's names (the 2019 release files) of RoBERTa's weights -> today's.
+LEGACY_EMBEDDINGS = "decoder.sentence_encoder.embed_tokens.weight"
+LEGACY_NAMES = (("decoder.", "encoder."), (".emb_layer_norm.", ".layernorm_embedding."))
+
+
+def current_names(weights: dict) -> dict:
+    """RoBERTa/XLM-R weights under today's fairseq names: fairseq 0.9's ``decoder.*`` and
+    ``emb_layer_norm`` renamed as fairseq's own upgrade does when a model loads them; weights of
+    any other layout as they are."""
+    if LEGACY_EMBEDDINGS not in weights or EMBEDDINGS in weights:
+        return weights
+    (old_prefix, new_prefix), (old_norm, new_norm) = LEGACY_NAMES
+    renamed = {}
+    for key, value in weights.items():
+        if key.startswith(old_prefix):
+            key = new_prefix + key[len(old_prefix) :]
+        renamed[key.replace(old_norm, new_norm)] = value
+    return renamed
+
+
+def read_checkpoint(checkpoint: str | Path) -> dict:
+    """A checkpoint's state as fairseq loads it (weights-only, with the plugin's allow-list;
+    upgraded to today's config), its weights under today's names (:func:`current_names`)."""
+    from fairseq import checkpoint_utils
+
+    state = checkpoint_utils.load_checkpoint_to_cpu(str(checkpoint))
+    state["model"] = current_names(state["model"])
+    return state
 
 
 class DictionaryOnlyTask:
@@ -115,7 +147,6 @@ def load_encoder(checkpoint: str | Path, model_dir: str | Path) -> RobertaModel:
     folder's ``dict.txt`` (+ ``<mask>``, as the tasks add it), so no prepared data folder is
     needed; the encoder's weights must all be in the checkpoint.
     """
-    from fairseq import checkpoint_utils
     from fairseq.models import ARCH_MODEL_REGISTRY, build_model
     from fairseq.models.roberta import RobertaModel
 
@@ -125,7 +156,7 @@ def load_encoder(checkpoint: str | Path, model_dir: str | Path) -> RobertaModel:
     dict_path = Path(model_dir) / DICT_FILE
     if not dict_path.is_file():
         raise StiltsError(f"{dict_path}: missing (--model-dir is the pretrained model folder)")
-    state = checkpoint_utils.load_checkpoint_to_cpu(str(checkpoint))
+    state = read_checkpoint(checkpoint)
     cfg = state.get("cfg")
     model_cfg = getattr(cfg, "model", None) if cfg is not None else None
     arch = getattr(model_cfg, "_name", None) or getattr(model_cfg, "arch", None)

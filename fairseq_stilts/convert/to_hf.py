@@ -21,7 +21,6 @@ from pathlib import Path
 import fairseq
 import torch
 import transformers
-from fairseq import checkpoint_utils
 from fairseq.data import Dictionary
 from transformers import (
     XLMRobertaConfig,
@@ -58,7 +57,7 @@ from fairseq_stilts.data.prepare.encoder import DICT_FILE, SPM_FILE, dictionary_
 from fairseq_stilts.errors import DataError, StiltsError
 from fairseq_stilts.models.stilts_xlmr import FINGERPRINT, PER_TOKEN
 from fairseq_stilts.registry import SENTENCE, SPAN, TOKEN
-from fairseq_stilts.runtime import __version__
+from fairseq_stilts.runtime import __version__, read_checkpoint
 
 HEADS = "classification_heads."
 # The activation of the per-sentence head in transformers' XLMRobertaClassificationHead, and
@@ -260,8 +259,11 @@ def convert_to_hf(
     dictionary = Dictionary.load(str(dict_path))
     check_dictionary(dictionary, dict_path, spm_model)
     dictionary.add_symbol("<mask>")
-    loaded = checkpoint_utils.load_checkpoint_to_cpu(str(checkpoint))
-    state, model_cfg = loaded["model"], loaded["cfg"].model
+    loaded = read_checkpoint(checkpoint)
+    model_cfg = loaded["cfg"].model
+    # Exported in float32, the dtype transformers builds the model in: the fp16 weights of
+    # fairseq's 2019 release files too.
+    state = {k: v.float() if v.is_floating_point() else v for k, v in loaded["model"].items()}
     words = state.get(FAIRSEQ_ENCODER + WORDS[0])
     if words is None:
         raise StiltsError(
