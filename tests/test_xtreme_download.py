@@ -187,3 +187,27 @@ def test_from_the_download_to_a_submission_scored_as_stilts_eval_scores(
         for s in summaries
         if s.task == t
     )
+
+
+def test_tatoeba_gold_names_for_each_sorted_english_line_its_translation(download, tmp_path):
+    """XTREME's convention: English lines query the other language's lines (its
+    ``similarity_search`` indexes the other side and searches with English)."""
+    gold = write_gold(tmp_path / "gold")
+    sorted_english = (download / "tatoeba/de-en.en").read_text().splitlines()
+    original = (DATA_DIR / "tatoeba/de-en.en").read_text().splitlines()
+    indices = [int(i) for i in (gold / "tatoeba/test-de.tsv").read_text().split()]
+    assert [original[i].strip() for i in indices] == sorted_english
+
+
+def test_a_broken_summary_or_a_missing_checkpoint_is_one_line(tmp_path, capsys):
+    (tmp_path / SUMMARY).write_text('{"tasks": []}')
+    argv = [str(tmp_path), "--model-dir", str(tmp_path), "--out", str(tmp_path / "s")]
+    with pytest.raises(SystemExit):
+        submission_cli.main([*argv, "--checkpoint", "xnli=x.pt"])
+    assert "xtreme.json: not a summary stilts-prepare xtreme wrote" in capsys.readouterr().err
+    _summary(tmp_path, {"xnli": {"de": 1}})
+    with pytest.raises(SystemExit):
+        submission_cli.main([*argv, "--checkpoint", f"xnli={tmp_path / 'none.pt'}"])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--checkpoint: no such file" in err
+    assert not (tmp_path / "s").exists()

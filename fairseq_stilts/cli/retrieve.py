@@ -2,7 +2,7 @@
 
 Embeds every sentence with one layer of the encoder (default: layer 14 of 24, scaled to the
 model's depth) and a pooling (default: mean over all non-pad tokens), L2-normalised, then scores
-each language: Tatoeba accuracy (each other-language line queries the English lines, as XTREME
+each language: Tatoeba accuracy (each English line queries the other language's lines, as XTREME
 does); BUCC margin mining with the threshold tuned on dev gold and applied to test (F1,
 precision, recall). Each language's XTREME submission file is written too: a language whose test
 gold XTREME's download hides (Tatoeba's English side sorted, BUCC's test gold deleted) gets its
@@ -32,8 +32,8 @@ BUCC_METRICS = (("bucc_f1", "f1"), ("bucc_precision", "precision"), ("bucc_recal
 @dataclass
 class Retrieval:
     """What stilts-retrieve found: result rows of the scored languages, and per language the
-    text of its XTREME submission file (``test-<lang>.tsv``: Tatoeba's predicted English line per
-    query line, BUCC's test pairs mined at the dev-tuned threshold)."""
+    text of its XTREME submission file (``test-<lang>.tsv``: per English line, Tatoeba's predicted
+    line of the other language, BUCC's test pairs mined at the dev-tuned threshold)."""
 
     rows: list[dict] = field(default_factory=list)
     predictions: dict[str, str] = field(default_factory=dict)
@@ -103,7 +103,7 @@ def retrieve(
     for lang in progress(languages, desc=f"{task}: embedding and scoring", unit="languages"):
         if task == "tatoeba":
             pair = data[lang]
-            predicted = tatoeba_predictions(embed(pair.other), embed(pair.english), device=device)
+            predicted = tatoeba_predictions(embed(pair.english), embed(pair.other), device=device)
             result.predictions[lang] = "".join(f"{index}\n" for index in predicted)
             if not pair.labelled:
                 result.unlabelled.append(lang)

@@ -4,7 +4,7 @@ checkpoint per target.
 Each trained target's checkpoint predicts every test language with ``fairseq-validate`` (as
 stilts-eval does); BUCC and Tatoeba are embedded from the download's files with the checkpoint
 given for them (usually the phase-2 encoder): BUCC's test pairs mined at the threshold tuned on
-dev, Tatoeba's predicted English line per query line. The folder holds ``<task>/test-<lang>.tsv``
+dev, Tatoeba's retrieved line of the other language per English line. The folder holds ``<task>/test-<lang>.tsv``
 (``.json`` for question answering) under XTREME's task names and is checked before it is written:
 every official language of every task, and as many predictions as the test set has examples
 (BUCC: any number of pairs). It is written atomically, with a zip of it beside it.
@@ -51,13 +51,20 @@ def predict_targets(
     absent = [task for task in checkpoints if task not in found]
     if absent:
         raise StiltsError(f"--checkpoint: {data} has no data for {absent}")
+    unreadable = [str(path) for path in checkpoints.values() if not Path(path).is_file()]
+    if unreadable:
+        raise StiltsError(f"--checkpoint: no such file {', '.join(unreadable)}")
     files: dict[str, dict[str, str]] = {}
     for task, checkpoint in checkpoints.items():
         spec = get_spec(task)
         if not quiet:
             print(f"{task}: predicting with {checkpoint}", flush=True)
         if get_family(spec.family).scored_by:
-            result = retrieve(task, Path(found[task].folder), checkpoint, model_dir, cpu=cpu)
+            languages = list(found[task].test)
+            folder = Path(found[task].folder)
+            result = retrieve(
+                task, folder, checkpoint, model_dir, languages, batch_size=batch_size, cpu=cpu
+            )
             files[spec.xtreme_name] = {
                 f"test-{lang}.tsv": text for lang, text in result.predictions.items()
             }

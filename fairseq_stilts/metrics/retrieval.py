@@ -111,7 +111,7 @@ def tatoeba_predictions(
     device: str | torch.device | None = None,
 ) -> np.ndarray:
     """For each query line, the index of its nearest candidate line. XTREME's queries are the
-    other language's sentences, its candidates the English ones."""
+    English sentences, its candidates the other language's."""
     _, inds = knn(queries, candidates, 1, block_size=block_size, normalize=normalize, device=device)
     return inds[:, 0]
 

@@ -74,9 +74,9 @@ def write_gold(out: Path) -> Path:
     for path in (DATA_DIR / "tatoeba").glob("*-en.en"):
         lang = path.name.split("-")[0]
         english = [line.strip() for line in _lines(path)]
+        # per sorted English line, the line of the other language it translates
         order = sorted(range(len(english)), key=lambda i: english[i])
-        position = {original: sorted_at for sorted_at, original in enumerate(order)}
-        indices = "".join(f"{position[i]}\n" for i in range(len(english)))
+        indices = "".join(f"{original}\n" for original in order)
         _write(out / "tatoeba" / f"test-{lang}.tsv", indices)
     return out
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fairseq_stilts.data.prepare.folder import prepare_task
 from fairseq_stilts.data.prepare.request import QAOptions
-from fairseq_stilts.errors import StiltsError, read_json
+from fairseq_stilts.errors import DataError, StiltsError, read_json
 from fairseq_stilts.families.retrieval.data import check_languages, read_bucc, read_tatoeba
 from fairseq_stilts.registry import get_family, get_spec
 from fairseq_stilts.results.categories import XTREME_TASKS
@@ -128,11 +128,14 @@ def read_summary(out: Path) -> tuple[Path, list[TaskSummary]]:
     if not path.is_file():
         raise StiltsError(f"{path}: not found; prepare the folder with `stilts-prepare xtreme`")
     document = read_json(path)
-    tasks = [
-        TaskSummary(**(t | {"test": {k: TestSet(**v) for k, v in t["test"].items()}}))
-        for t in document["tasks"]
-    ]
-    return Path(document["download"]), tasks
+    try:
+        tasks = [
+            TaskSummary(**(t | {"test": {k: TestSet(**v) for k, v in t["test"].items()}}))
+            for t in document["tasks"]
+        ]
+        return Path(document["download"]), tasks
+    except (KeyError, TypeError, AttributeError) as err:
+        raise DataError(path, f"not a summary stilts-prepare xtreme wrote ({err!r})") from None
 
 
 def format_summary(summaries: list[TaskSummary]) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.registry import get_family, get_spec
 from fairseq_stilts.results.categories import XTREME_TASKS
-from fairseq_stilts.writes import folder_written_atomically, write_error
+from fairseq_stilts.writes import write_error, write_folder
 from fairseq_stilts.xtreme.prepare import read_summary
 
 
@@ -52,15 +53,15 @@ def check_complete(
 def write_submission(out: Path, files: dict[str, dict[str, str]]) -> Path:
     """The folder ``out`` and ``out.zip``, each written whole or not at all."""
     out = Path(out)
-    with folder_written_atomically(out) as tmp:
-        for task, named in files.items():
-            (tmp / task).mkdir()
-            for name, text in named.items():
-                (tmp / task / name).write_text(text, encoding="utf-8")
-        archive = out.with_suffix(".zip")
-        try:
-            built = shutil.make_archive(str(tmp) + ".zip-build", "zip", root_dir=tmp)
-            Path(built).replace(archive)
-        except OSError as err:
-            raise write_error(archive, err) from None
+    write_folder(
+        out,
+        {f"{task}/{name}": text for task, named in files.items() for name, text in named.items()},
+    )
+    archive = out.with_name(out.name + ".zip")
+    base = archive.with_name(f".{archive.name}.{os.getpid()}")
+    try:
+        Path(shutil.make_archive(str(base), "zip", root_dir=out)).replace(archive)
+    except OSError as err:
+        Path(f"{base}.zip").unlink(missing_ok=True)
+        raise write_error(archive, err) from None
     return archive

@@ -119,7 +119,9 @@ HELD_OUT_EVERY = 10
 def _held_out_dev(parts: list[Part]) -> Part:
     """English dev from every 10th English training question, for a task whose only dev file
     is its test file without gold (TyDiQA-GoldP as XTREME's download leaves it)."""
-    train = next(p for p in parts if p.split == "train" and p.lang == "en")
+    train = next((p for p in parts if p.split == "train" and p.lang == "en"), None)
+    if train is None:
+        raise StiltsError("no English training questions to hold English dev out from")
     dev = Part("dev", "en", f"{train.origin} (every {HELD_OUT_EVERY}th question, held out)")
     dev.examples = train.examples[HELD_OUT_EVERY - 1 :: HELD_OUT_EVERY]
     del train.examples[HELD_OUT_EVERY - 1 :: HELD_OUT_EVERY]
