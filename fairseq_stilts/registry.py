@@ -105,7 +105,7 @@ def _one_prediction_per_line(predictions: list) -> str:
     return "".join(f"{p}\n" for p in predictions)
 
 
-def _lines(text: str) -> int | None:
+def _lines(spec: TaskSpec, text: str) -> int | None:
     return len(text.splitlines())
 
 
@@ -126,7 +126,8 @@ class Family:
     - ``metrics``: what the criterion logs; ``head``: the kind of task head the model gets
       (``sentence``, ``token``, ``span``; None: none of its own);
     - ``submission_suffix``, ``submission_text``: one XTREME submission file from the predictions
-      of a subset; ``submission_count``: the examples such a file predicts (None: not a count);
+      of a subset; ``submission_count``: ``(spec, text)``, the examples such a file predicts (None: not a
+      count);
     - ``scored_by``: the command that scores the family's tasks without training, if any;
     - ``field_names``: the names of an example's texts.
     """
@@ -143,7 +144,7 @@ class Family:
     translated_train: bool = False
     submission_suffix: str = ".tsv"
     submission_text: Callable[[list], str] = _one_prediction_per_line
-    submission_count: Callable[[str], int | None] = _lines
+    submission_count: Callable[[TaskSpec, str], int | None] = _lines
     scored_by: str | None = None
     field_names: Callable[[TaskSpec], tuple[str, ...]] = _input_fields
 

@@ -15,6 +15,8 @@ import torch
 
 from fairseq_stilts.metrics.retrieval import (
     MinedPair,
+    aligned_accuracy,
+    aligned_counts,
     bucc_scores,
     knn,
     margin_candidates,
@@ -22,8 +24,6 @@ from fairseq_stilts.metrics.retrieval import (
     one_to_one,
     optimize_threshold,
     pair_scores,
-    tatoeba_accuracy,
-    tatoeba_counts,
     tatoeba_predictions,
 )
 
@@ -64,17 +64,17 @@ OTHER = np.array([[0.8, 0.6], [0.6, 0.8], [0.28, 0.96]])
 
 def test_tatoeba_english_lines_are_the_queries():
     assert tatoeba_predictions(ENGLISH, OTHER).tolist() == [0, 0, 2]
-    assert tatoeba_counts(ENGLISH, OTHER) == (2, 3)
-    assert tatoeba_accuracy(ENGLISH, OTHER) == pytest.approx(200 / 3)
-    assert tatoeba_accuracy(OTHER, ENGLISH) == pytest.approx(100 / 3)
+    assert aligned_counts(tatoeba_predictions(ENGLISH, OTHER)) == (2, 3)
+    assert aligned_accuracy(tatoeba_predictions(ENGLISH, OTHER)) == pytest.approx(200 / 3)
+    assert aligned_accuracy(tatoeba_predictions(OTHER, ENGLISH)) == pytest.approx(100 / 3)
+    assert aligned_accuracy([]) == 0.0
 
 
 def test_tatoeba_normalises_and_blocks():
     scaled = ENGLISH * np.array([[3.0], [0.5], [7.0]])  # cosine ignores length
     for block_size in (1, 2):
-        assert tatoeba_accuracy(scaled, OTHER, block_size=block_size) == pytest.approx(200 / 3)
-    with pytest.raises(ValueError, match="3 query lines but 2"):
-        tatoeba_accuracy(ENGLISH, OTHER[:2])
+        predicted = tatoeba_predictions(scaled, OTHER, block_size=block_size)
+        assert predicted.tolist() == [0, 0, 2]
 
 
 # BUCC toy, k = 2. Sources x0 (1, 0), x1 (0.6, 0.8), x2 (0, 1);

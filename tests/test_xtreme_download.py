@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from fairseq_stilts.cli import retrieve as retrieve_cli
 from fairseq_stilts.cli import submission as submission_cli
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.families.retrieval.data import check_languages, read_bucc, read_tatoeba
+from fairseq_stilts.families.retrieval.retrievers import read_test_sets
 from fairseq_stilts.registry import get_family, get_spec
 from fairseq_stilts.results.categories import XTREME_TASKS
 from fairseq_stilts.tiny import DATA_DIR
@@ -49,6 +51,14 @@ def test_retrieval_files_without_gold_are_read_as_unlabelled(download):
     assert read_bucc(bucc, raw, "de", "dev").gold  # the dev gold stays: it tunes the threshold
     assert not read_tatoeba(tatoeba, download / "tatoeba", "de").labelled
     assert read_tatoeba(tatoeba, DATA_DIR / "tatoeba", "de").labelled
+    bucc_de = read_test_sets(bucc, raw, ["de"])["de"]
+    assert (bucc_de.examples, bucc_de.labelled) == (
+        len(read_bucc(bucc, raw, "de", "test").source),
+        False,
+    )
+    english = (download / "tatoeba/de-en.en").read_text().splitlines()
+    tatoeba_de = read_test_sets(tatoeba, download / "tatoeba", None)["de"]
+    assert (tatoeba_de.examples, tatoeba_de.labelled) == (len(english), False)
 
 
 def test_xtreme_refuses_options_that_choose_one_tasks_data(tmp_path, capsys):
@@ -73,14 +83,19 @@ def _summary(data: Path, tests: dict[str, dict[str, int]]) -> None:
 
 def test_completeness_names_missing_extra_and_miscounted_files(tmp_path):
     langs = get_spec("pawsx").languages
-    _summary(tmp_path, {"pawsx": dict.fromkeys(langs, 2)})
+    counted = {"pawsx": dict.fromkeys(langs, 2), "tatoeba": dict.fromkeys(["de"], 2)}
+    _summary(tmp_path, counted | {"bucc": {"de": 5}})
     files = {"pawsx": {f"test-{lang}.tsv": "0\n1\n" for lang in langs}}
+    files |= {"tatoeba": {"test-de.tsv": "0\n1\n"}, "bucc2018": {"test-de.tsv": "a\tb\n"}}
     notes = check_complete(files, tmp_path, allow_missing=True)
-    assert notes == [
-        f"{get_spec(t).xtreme_name}: no predictions (no --checkpoint {t}=...)"
-        for t in XTREME_TASKS
-        if t != "pawsx"
-    ]
+    assert notes[0] == "xnli: no predictions (no --checkpoint xnli=...)"
+    assert "bucc2018: missing languages fr ru zh" in notes  # any number of pairs: no count
+    others = [lang for lang in get_spec("tatoeba").languages if lang != "de"]
+    assert f"tatoeba: missing languages {' '.join(others)}" in notes
+    files["tatoeba"]["test-de.tsv"] = "0\n"
+    with pytest.raises(StiltsError, match="tatoeba/test-de.tsv: 1 predictions for 2 test"):
+        check_complete(files, tmp_path, allow_missing=True)
+    del files["tatoeba"], files["bucc2018"]
     with pytest.raises(StiltsError, match="xnli: no predictions"):
         check_complete(files, tmp_path)
     short = {"pawsx": files["pawsx"] | {"test-de.tsv": "0\n", "test-xx.tsv": "1\n"}}
@@ -211,3 +226,76 @@ def test_a_broken_summary_or_a_missing_checkpoint_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--checkpoint: no such file" in err
     assert not (tmp_path / "s").exists()
+
+
+def test_a_submission_that_would_miss_a_target_stops_before_predicting(tmp_path, capsys):
+    _summary(tmp_path, {"pawsx": dict.fromkeys(get_spec("pawsx").languages, 2)})
+    broken = tmp_path / "broken.pt"  # predicting with it would fail otherwise
+    broken.write_bytes(b"not a checkpoint")
+    argv = [str(tmp_path), "--model-dir", str(tmp_path), "--out", str(tmp_path / "s")]
+    with pytest.raises(SystemExit):
+        submission_cli.main([*argv, "--checkpoint", f"pawsx={broken}"])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "incomplete submission: xnli: no predictions" in err
+    assert "(--allow-missing writes it anyway)" in err and not (tmp_path / "s").exists()
+
+
+def test_a_run_stopped_at_one_target_resumes_there(download, tiny_model, tmp_path, capsys):
+    partial, data = tmp_path / "download", tmp_path / "data"
+    shutil.copytree(download / "pawsx", partial / "pawsx")
+    argv = ["xtreme", str(partial), "--model", str(tiny_model), "--out", str(data)]
+    prepare_cli.main([*argv, "--workers", "1"])
+    manifest = data / "pawsx" / "manifest.json"
+    written = manifest.stat().st_mtime_ns
+    shutil.copytree(download / "xnli", partial / "xnli")  # as if the first run stopped there
+    prepare_cli.main([*argv, "--workers", "1"])
+    printed = capsys.readouterr().out
+    assert "pawsx: kept" in printed and "xnli: preparing" in printed
+    assert manifest.stat().st_mtime_ns == written
+    _, summaries = read_summary(data)
+    assert {s.task for s in summaries if not s.absent} == {"pawsx", "xnli"}
+    other = tmp_path / "other-model"
+    shutil.copytree(tiny_model, other)
+    with (other / "dict.txt").open("a") as dictionary:
+        dictionary.write("extra 1\n")
+    with pytest.raises(SystemExit):
+        prepare_cli.main(["xtreme", str(partial), "--model", str(other), "--out", str(data)])
+    assert "prepared from another model" in capsys.readouterr().err
+
+
+def test_a_grid_offers_each_targets_finished_runs_and_dev_chooses_the_seed(tmp_path):
+    from test_grid import world
+
+    from fairseq_stilts.grid.candidates import Candidate, best_candidate, grid_candidates
+    from fairseq_stilts.grid.folder import claim, done_marker
+    from fairseq_stilts.grid.plan import parse_plan
+    from fairseq_stilts.grid.runs import expand
+
+    raw = world(tmp_path)
+    grid = tmp_path / "grid"
+    claim(grid, tmp_path / "plan.yaml", json.dumps(raw))  # JSON is YAML
+    runs = [run for chain in expand(parse_plan(raw), grid) for run in chain]
+    for run in runs:
+        if run.setting == "mnli" and run.id != "mnli/s2/tatoeba":  # that one is unfinished
+            done_marker(grid, run.id).parent.mkdir(parents=True, exist_ok=True)
+            done_marker(grid, run.id).write_text("")
+    found = grid_candidates(grid, "mnli")
+    ckpt = grid.absolute() / "runs" / "mnli"
+    assert found == {
+        "xnli": [
+            Candidate(seed, ckpt / f"s{seed}" / "xnli" / "checkpoints" / "checkpoint_last.pt")
+            for seed in (1, 2)
+        ],
+        "tatoeba": [Candidate(1, ckpt / "s1" / "checkpoints" / "checkpoint_last.pt")],
+    }
+    assert grid_candidates(grid, "mnli", seed=2) == {"xnli": found["xnli"][1:]}
+    dev = {found["xnli"][0].checkpoint: 70.0, found["xnli"][1].checkpoint: 71.5}
+    assert best_candidate(found["xnli"], dev.__getitem__) == (found["xnli"][1], {1: 70.0, 2: 71.5})
+    assert best_candidate(found["xnli"], lambda _: 5.0)[0].seed == 1  # a tie: the lowest seed
+    assert best_candidate(found["tatoeba"], None)[0] == found["tatoeba"][0]  # nothing to score
+    with pytest.raises(StiltsError, match="--setting 'mlm': .* has the settings none, mnli"):
+        grid_candidates(grid, "mlm")
+    with pytest.raises(StiltsError, match=r"--seed 3: .* has the seeds \[1, 2\]"):
+        grid_candidates(grid, "mnli", seed=3)
+    with pytest.raises(StiltsError, match="no finished target run of setting 'none'"):
+        grid_candidates(grid, "none")

@@ -18,15 +18,9 @@ from pathlib import Path
 
 from fairseq_stilts.cli.main import LanguageList, argument_parser, cli
 from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.families.retrieval.retrievers import RETRIEVERS, get_retriever, read_test_sets
 from fairseq_stilts.registry import get_spec
 from fairseq_stilts.writes import write_atomic, write_folder
-
-TASKS = ("tatoeba", "bucc")
-UNLABELLED = {  # how XTREME's download hides each task's test gold
-    "tatoeba": "the English side is in sorted order",
-    "bucc": "no test gold file",
-}
-BUCC_METRICS = (("bucc_f1", "f1"), ("bucc_precision", "precision"), ("bucc_recall", "recall"))
 
 
 @dataclass
@@ -55,31 +49,15 @@ def retrieve(
     import torch  # here, not at the top: stilts-retrieve --help stays light
 
     from fairseq_stilts.data.prepare.encoder import PieceEncoder
-    from fairseq_stilts.families.retrieval.data import check_languages, read_bucc, read_tatoeba
     from fairseq_stilts.families.retrieval.embed import POOLINGS, default_layer, embed_sentences
-    from fairseq_stilts.metrics.retrieval import (
-        aligned_accuracy,
-        bucc_scores,
-        extracted_pairs,
-        mine_pairs,
-        optimize_threshold,
-        tatoeba_predictions,
-    )
     from fairseq_stilts.progress import progress
     from fairseq_stilts.runtime import load_encoder
 
-    if task not in TASKS:
-        raise StiltsError(f"unknown retrieval task {task!r}; choose one of {', '.join(TASKS)}")
+    retriever = get_retriever(task)
     spec = get_spec(task)
     if pooling not in POOLINGS:
         raise StiltsError(f"--pooling {pooling!r}: choose one of {', '.join(POOLINGS)}")
-    languages = check_languages(spec, raw, languages)
-    if task == "tatoeba":
-        data = {lang: read_tatoeba(spec, raw, lang) for lang in languages}
-    else:
-        data = {
-            lang: {s: read_bucc(spec, raw, lang, s) for s in ("dev", "test")} for lang in languages
-        }
+    data = read_test_sets(spec, raw, languages)
     encoder = PieceEncoder(model_dir)
     model = load_encoder(checkpoint, model_dir)
     device = "cuda" if torch.cuda.is_available() and not cpu else "cpu"
@@ -100,33 +78,14 @@ def retrieve(
 
     common = {"checkpoint": str(Path(checkpoint).resolve()), "layer": layer, "pooling": pooling}
     result = Retrieval()
-    for lang in progress(languages, desc=f"{task}: embedding and scoring", unit="languages"):
-        if task == "tatoeba":
-            pair = data[lang]
-            predicted = tatoeba_predictions(embed(pair.english), embed(pair.other), device=device)
-            result.predictions[lang] = "".join(f"{index}\n" for index in predicted)
-            if not pair.labelled:
-                result.unlabelled.append(lang)
-                continue
-            value = aligned_accuracy(predicted)
-            result.rows.append(_row(task, lang, "test", spec.metrics[0], value, common))
-            continue
-        mined = {}
-        for split, part in data[lang].items():
-            src = embed(list(part.source.values()))
-            trg = embed(list(part.target.values()))
-            mined[split] = mine_pairs(part.source, src, part.target, trg, device=device)
-        dev, test = data[lang]["dev"], data[lang]["test"]
-        threshold = optimize_threshold(mined["dev"], dev.gold)
-        pairs = extracted_pairs(mined["test"], threshold)
-        result.predictions[lang] = "".join(f"{source}\t{target}\n" for source, target in pairs)
-        if test.gold is None:
+    for lang in progress(list(data), desc=f"{task}: embedding and scoring", unit="languages"):
+        predicted = retriever.predict(data[lang], embed, device)
+        result.predictions[lang] = predicted.submission
+        if predicted.scores is None:
             result.unlabelled.append(lang)
             continue
-        scores = bucc_scores(mined["dev"], dev.gold, mined["test"], test.gold)
-        extra = {"threshold": scores["threshold"], "dev_f1": scores["dev_f1"]}
-        for metric, key in BUCC_METRICS:
-            result.rows.append(_row(task, lang, "test", metric, scores[key], common | extra))
+        for metric, value in predicted.scores.items():
+            result.rows.append(_row(task, lang, "test", metric, value, common | predicted.details))
     return result
 
 
@@ -157,7 +116,7 @@ def format_table(rows: list[dict]) -> str:
 @cli
 def main(argv: list[str] | None = None) -> None:
     parser = argument_parser("stilts-retrieve", __doc__)
-    parser.add_argument("task", choices=TASKS, help="retrieval task")
+    parser.add_argument("task", choices=list(RETRIEVERS), help="retrieval task")
     parser.add_argument("raw", type=Path, help="folder with the task's raw files (XTREME layout)")
     parser.add_argument("--path", type=Path, required=True, help="checkpoint (phase 1, 2 or 3)")
     parser.add_argument(
@@ -209,8 +168,8 @@ def main(argv: list[str] | None = None) -> None:
         print(format_table(result.rows))
     if result.unlabelled:
         print(
-            f"no gold for {', '.join(result.unlabelled)} ({UNLABELLED[args.task]}): predicted for "
-            "the submission files, not scored"
+            f"no gold for {', '.join(result.unlabelled)} ({get_retriever(args.task).no_gold}): "
+            "predicted for the submission files, not scored"
         )
     print(f"results: {out}")
     print(f"predictions: {predictions}")

@@ -7,12 +7,15 @@ given for them (usually the phase-2 encoder): BUCC's test pairs mined at the thr
 dev, Tatoeba's retrieved line of the other language per English line. The folder holds ``<task>/test-<lang>.tsv``
 (``.json`` for question answering) under XTREME's task names and is checked before it is written:
 every official language of every task, and as many predictions as the test set has examples
-(BUCC: any number of pairs). It is written atomically, with a zip of it beside it.
+(BUCC: any number of pairs). It is written atomically, with a zip of it beside it. With ``--grid``
+and ``--setting`` the checkpoints come from a stilts-grid folder: per target, of the setting's
+seeds, the run with the best English dev score.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -35,13 +38,16 @@ def predict_targets(
     cpu: bool = False,
     extra: list[str] | None = None,
     quiet: bool = False,
+    allow_missing: bool = False,
 ) -> dict[str, dict[str, str]]:
-    """XTREME task name -> file name -> text, for each target given a checkpoint."""
+    """XTREME task name -> file name -> text, for each target given a checkpoint; first an
+    error for what the submission would miss, unless ``allow_missing``."""
     from fairseq_stilts.cli.evaluate import evaluate
     from fairseq_stilts.cli.retrieve import retrieve
     from fairseq_stilts.registry import get_family, get_spec
     from fairseq_stilts.results.categories import XTREME_TASKS
     from fairseq_stilts.xtreme.prepare import read_summary
+    from fairseq_stilts.xtreme.submission import check_planned
 
     _, summaries = read_summary(data)
     found = {s.task: s for s in summaries if not s.absent}
@@ -54,6 +60,7 @@ def predict_targets(
     unreadable = [str(path) for path in checkpoints.values() if not Path(path).is_file()]
     if unreadable:
         raise StiltsError(f"--checkpoint: no such file {', '.join(unreadable)}")
+    check_planned(data, list(checkpoints), allow_missing)
     files: dict[str, dict[str, str]] = {}
     for task, checkpoint in checkpoints.items():
         spec = get_spec(task)
@@ -88,6 +95,60 @@ def predict_targets(
     return files
 
 
+def grid_checkpoints(
+    data: Path,
+    grid: Path,
+    setting: str,
+    seed: int | None = None,
+    batch_size: int = 32,
+    cpu: bool = False,
+    extra: list[str] | None = None,
+) -> dict[str, Path]:
+    """Target -> checkpoint from the finished runs of ``setting`` in ``grid``: of several seeds
+    the one with the best English dev score on ``data`` (the task's official metrics), for a
+    retrieval target the first seed's (Tatoeba has no dev set)."""
+    from fairseq_stilts.cli.evaluate import evaluate
+    from fairseq_stilts.grid.candidates import best_candidate, grid_candidates
+    from fairseq_stilts.registry import get_family, get_spec
+    from fairseq_stilts.results.scores import official_metrics
+    from fairseq_stilts.xtreme.prepare import read_summary
+
+    _, summaries = read_summary(data)
+    folders = {s.task: Path(s.folder) for s in summaries if not s.absent}
+    chosen = {}
+    for task, candidates in grid_candidates(grid, setting, seed).items():
+        if task not in folders:
+            raise StiltsError(f"--grid: the grid has {task} runs but {data} has no data for it")
+        if get_family(get_spec(task).family).scored_by:
+            candidate, scores = candidates[0], {}
+        else:
+
+            def dev(checkpoint: Path, task: str = task) -> float:
+                with tempfile.TemporaryDirectory(prefix="stilts-submission.") as tmp:
+                    rows = evaluate(
+                        task,
+                        folders[task],
+                        checkpoint,
+                        split="valid",
+                        languages=["en"],
+                        batch_size=batch_size,
+                        cpu=cpu,
+                        extra=extra,
+                        log=Path(tmp) / "validate.log",
+                    )
+                return statistics.fmean(
+                    row["value"] for row in rows if row["metric"] in official_metrics(task)
+                )
+
+            candidate, scores = best_candidate(candidates, dev)
+        chosen[task] = candidate.checkpoint
+        why = ", ".join(f"seed {s}: {v:.2f}" for s, v in scores.items())
+        if len(candidates) > 1 and not scores:
+            why = "the first seed: no dev set chooses among retrieval runs"
+        print(f"{task}: seed {candidate.seed} of {setting}" + (f" ({why})" if why else ""))
+    return chosen
+
+
 @cli
 def main(argv: list[str] | None = None) -> None:
     parser = argument_parser("stilts-submission", __doc__)
@@ -97,11 +158,20 @@ def main(argv: list[str] | None = None) -> None:
         "--checkpoint",
         type=_task_path,
         action="append",
-        required=True,
+        default=[],
         metavar="TASK=CHECKPOINT",
         help="a target and its checkpoint (phase 3; bucc and tatoeba: any encoder, usually "
-        "phase 2); repeat per target",
+        "phase 2); repeat per target (with --grid: instead of the grid's)",
     )
+    parser.add_argument(
+        "--grid",
+        type=Path,
+        help="a stilts-grid folder: each target's checkpoint from its finished runs of --setting, "
+        "of several seeds the one with the best English dev score (run from the folder "
+        "stilts-grid ran in)",
+    )
+    parser.add_argument("--setting", help="with --grid: the intermediate setting to submit")
+    parser.add_argument("--seed", type=int, help="with --grid: only this seed's runs")
     parser.add_argument(
         "--model-dir",
         type=Path,
@@ -121,10 +191,26 @@ def main(argv: list[str] | None = None) -> None:
     checkpoints = dict(args.checkpoint)
     if len(checkpoints) != len(args.checkpoint):
         raise StiltsError("--checkpoint: a task is given twice")
+    if (args.grid is None) != (args.setting is None) or (args.seed is not None and not args.grid):
+        raise StiltsError("--grid and --setting go together (and --seed with them)")
+    if args.grid:
+        chosen = grid_checkpoints(
+            args.data, args.grid, args.setting, args.seed, args.batch_size, args.cpu, extra
+        )
+        checkpoints = chosen | checkpoints
+    if not checkpoints:
+        raise StiltsError("give --checkpoint TASK=CHECKPOINT per target, or --grid and --setting")
     from fairseq_stilts.xtreme.submission import check_complete, write_submission
 
     files = predict_targets(
-        args.data, checkpoints, args.model_dir, args.batch_size, args.cpu, extra, args.quiet
+        args.data,
+        checkpoints,
+        args.model_dir,
+        args.batch_size,
+        args.cpu,
+        extra,
+        args.quiet,
+        args.allow_missing,
     )
     for note in check_complete(files, args.data, args.allow_missing):
         print(f"note: {note}")

@@ -116,24 +116,10 @@ def tatoeba_predictions(
     return inds[:, 0]
 
 
-def tatoeba_counts(queries: Array, candidates: Array, **options) -> tuple[int, int]:
-    """(correct, total): query lines whose nearest neighbour is the line with the same index."""
-    if len(queries) != len(candidates):
-        raise ValueError(
-            f"{len(queries)} query lines but {len(candidates)} lines to align them with"
-        )
-    return aligned_counts(tatoeba_predictions(queries, candidates, **options))
-
-
 def aligned_counts(predictions: Sequence[int] | np.ndarray) -> tuple[int, int]:
     """(correct, total): predicted indices equal to their own line's index."""
     predictions = np.asarray(predictions)
     return int((predictions == np.arange(len(predictions))).sum()), len(predictions)
-
-
-def tatoeba_accuracy(queries: Array, candidates: Array, **options) -> float:
-    """Tatoeba accuracy x100: line i of ``queries`` should retrieve line i of ``candidates``."""
-    return _percent(*tatoeba_counts(queries, candidates, **options))
 
 
 def aligned_accuracy(predictions: Sequence[int] | np.ndarray) -> float:

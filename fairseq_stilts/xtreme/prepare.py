@@ -6,7 +6,9 @@ made into ``OUT/<task>`` as ``stilts-prepare <task>`` would, with English traini
 zero-shot setting). Test files without gold labels, as that script leaves them, are accepted and
 marked. The retrieval targets have nothing to prepare: their files are read and checked, and
 scored later from the download itself. ``OUT/xtreme.json`` records what was found per task and
-language, and where, for ``stilts-submission``.
+language, and where, for ``stilts-submission``. A target folder an earlier run prepared from the
+same download and model is kept (a run that stopped at one target resumes there); ``force``
+prepares every target again.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from fairseq_stilts.data.prepare.folder import prepare_task
+from fairseq_stilts.data.prepare.manifest import Manifest, read_manifest
 from fairseq_stilts.data.prepare.request import QAOptions
 from fairseq_stilts.errors import DataError, StiltsError, read_json
-from fairseq_stilts.families.retrieval.data import check_languages, read_bucc, read_tatoeba
+from fairseq_stilts.families.retrieval.retrievers import read_test_sets
 from fairseq_stilts.registry import get_family, get_spec
 from fairseq_stilts.results.categories import XTREME_TASKS
+from fairseq_stilts.runtime import DICT_FILE, file_sha256
 from fairseq_stilts.writes import write_atomic
 
 SUMMARY = "xtreme.json"
@@ -75,20 +79,24 @@ def prepare_xtreme(
         elif get_family(spec.family).prepare is None:
             summaries.append(_retrieval(task, raw, languages and wanted))
         else:
-            if not quiet:
-                print(f"{task}: preparing {raw}", flush=True)
-            manifest = prepare_task(
-                task,
-                out / task,
-                model_dir,
-                raw=raw,
-                languages=languages and wanted,
-                workers=workers,
-                force=force,
-                max_seq_length=max_seq_length,
-                qa=qa,
-                quiet=quiet,
-            )
+            manifest = None if force else _prepared_earlier(out / task, task, download, model_dir)
+            if manifest is None:
+                if not quiet:
+                    print(f"{task}: preparing {raw}", flush=True)
+                manifest = prepare_task(
+                    task,
+                    out / task,
+                    model_dir,
+                    raw=raw,
+                    languages=languages and wanted,
+                    workers=workers,
+                    force=force,
+                    max_seq_length=max_seq_length,
+                    qa=qa,
+                    quiet=quiet,
+                )
+            elif not quiet:
+                print(f"{task}: kept {out / task}, prepared earlier (--force prepares it again)")
             test = {
                 lang: TestSet(info.count, info.labelled)
                 for lang in manifest.languages_of("test")
@@ -103,22 +111,32 @@ def prepare_xtreme(
     return summaries
 
 
+def _prepared_earlier(folder: Path, task: str, download: Path, model_dir: Path) -> Manifest | None:
+    """The manifest of ``folder`` if an earlier run prepared it from ``download`` with this
+    model, so that a run stopped at one task resumes there; None if there is no folder."""
+    if not folder.exists():
+        return None
+    manifest = read_manifest(folder, task)
+    download = download.resolve()
+    other = [
+        s.path for s in manifest.sources if not Path(s.path).resolve().is_relative_to(download)
+    ]
+    if other or manifest.dictionary_sha256 != file_sha256(Path(model_dir) / DICT_FILE):
+        raise StiltsError(
+            f"{folder}: prepared from {other[0] if other else 'another model'}, not from "
+            f"{download} with this model (pass --force to replace it)"
+        )
+    return manifest
+
+
 def _missing(wanted: list[str], found: dict) -> list[str]:
     return [lang for lang in wanted if lang not in found]
 
 
 def _retrieval(task: str, raw: Path, languages: list[str] | None) -> TaskSummary:
-    spec = get_spec(task)
-    test = {}
-    for lang in check_languages(spec, raw, languages or None):
-        if task == "tatoeba":
-            pair = read_tatoeba(spec, raw, lang)
-            test[lang] = TestSet(len(pair.other), pair.labelled)
-        else:
-            split = read_bucc(spec, raw, lang, "test")
-            read_bucc(spec, raw, lang, "dev")  # checked now: its gold tunes the threshold
-            test[lang] = TestSet(len(split.source), split.gold is not None)
-    wanted = languages or list(spec.languages)
+    data = read_test_sets(get_spec(task), raw, languages or None)
+    test = {lang: TestSet(d.examples, d.labelled) for lang, d in data.items()}
+    wanted = languages or list(get_spec(task).languages)
     return TaskSummary(task, str(raw.resolve()), 0, test, _missing(wanted, test))
 
 

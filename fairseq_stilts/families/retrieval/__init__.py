@@ -1,12 +1,13 @@
 """The retrieval family (BUCC, Tatoeba): no training data; stilts-retrieve embeds sentences with
 any checkpoint's encoder and scores them."""
 
-from fairseq_stilts.registry import Family, register_family
+from fairseq_stilts.families.retrieval.retrievers import get_retriever
+from fairseq_stilts.registry import Family, TaskSpec, register_family
 
 
-def no_count(text: str) -> None:
-    """BUCC's mined pairs are no count of examples (and Tatoeba's are one per query, by
-    construction)."""
+def queries(spec: TaskSpec, text: str) -> int | None:
+    """Tatoeba's file has a line per English query; BUCC's mined pairs are no count."""
+    return len(text.splitlines()) if get_retriever(spec.name).counted else None
 
 
 FAMILY = register_family(
@@ -18,6 +19,6 @@ FAMILY = register_family(
         prepare=None,
         metrics=("bucc_f1", "accuracy"),
         scored_by="stilts-retrieve",
-        submission_count=no_count,
+        submission_count=queries,
     )
 )

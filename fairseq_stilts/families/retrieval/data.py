@@ -23,12 +23,34 @@ class TatoebaPair:
     english: list[str]
     labelled: bool = True  # False: the English side is sorted, not aligned
 
+    @property
+    def examples(self) -> int:
+        """Test examples: the English lines, each a query."""
+        return len(self.english)
+
 
 @dataclass(frozen=True)
 class BuccSplit:
     source: dict[str, str]  # the non-English side: id -> sentence, in file order
     target: dict[str, str]  # English
     gold: list[tuple[str, str]] | None  # None: no gold file (a test split without labels)
+
+
+@dataclass(frozen=True)
+class BuccLanguage:
+    """One BUCC language: dev (its gold tunes the threshold) and test."""
+
+    dev: BuccSplit
+    test: BuccSplit
+
+    @property
+    def examples(self) -> int:
+        """Test examples: the non-English sentences to mine."""
+        return len(self.test.source)
+
+    @property
+    def labelled(self) -> bool:
+        return self.test.gold is not None
 
 
 def source_path(raw: Path, source: Source, lang: str) -> Path:
@@ -127,3 +149,7 @@ def read_bucc(spec: TaskSpec, raw: Path, lang: str, split: str) -> BuccSplit:
                 )
         gold.append(example.texts)
     return BuccSplit(sides[lang][1], sides["en"][1], gold)
+
+
+def read_bucc_language(spec: TaskSpec, raw: Path, lang: str) -> BuccLanguage:
+    return BuccLanguage(read_bucc(spec, raw, lang, "dev"), read_bucc(spec, raw, lang, "test"))

@@ -2,7 +2,7 @@
 
 import json
 
-from fairseq_stilts.registry import SPAN, Family, register_family
+from fairseq_stilts.registry import SPAN, Family, TaskSpec, register_family
 
 
 def prepare(request):
@@ -18,7 +18,7 @@ def answers_by_question(predictions: list) -> str:
     return json.dumps(answers, ensure_ascii=False, indent=1) + "\n"
 
 
-def questions(text: str) -> int:
+def questions(spec: TaskSpec, text: str) -> int:
     """The questions a QA submission file answers."""
     return len(json.loads(text))
 

@@ -1,6 +1,6 @@
 """The tagging family: one label per word (UDPOS, PANX, CCG supertags)."""
 
-from fairseq_stilts.registry import TOKEN, Family, register_family
+from fairseq_stilts.registry import TOKEN, Family, TaskSpec, register_family
 
 
 def prepare(request):
@@ -15,7 +15,7 @@ def tags_per_line(predictions: list) -> str:
     return "\n\n".join("\n".join(tags) for tags in predictions) + "\n"
 
 
-def sentences(text: str) -> int:
+def sentences(spec: TaskSpec, text: str) -> int:
     """The sentences of a tagging submission file."""
     return len([block for block in text.split("\n\n") if block.strip()])
 
