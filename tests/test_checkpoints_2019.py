@@ -154,6 +154,7 @@ def test_load_encoder_gives_the_2019_weights(folder_2019, tiny_model):
         assert torch.equal(loaded[key], rounded[key]), key
 
 
+@pytest.mark.slow  # loads fairseq's hub machinery per variant
 def test_xlmr_from_pretrained_reads_the_release_folder(folder_2019):
     hub = XLMRModel.from_pretrained(str(folder_2019), "model.pt").eval()
     ours = load_encoder(folder_2019 / "model.pt", folder_2019)
@@ -164,6 +165,7 @@ def test_xlmr_from_pretrained_reads_the_release_folder(folder_2019):
     assert ids[0] == 0 and ids[-1] == 2 and len(ids) > 3
 
 
+@pytest.mark.slow  # starts processes
 def test_stilts_convert_to_hf_renames_the_2019_weights(folder_2019, tmp_path, capsys):
     out = tmp_path / "hf"
     convert_main(["to-hf", str(folder_2019 / "model.pt"), str(out)])  # --model-dir: its folder

@@ -152,6 +152,7 @@ def _python(code: str, **kwargs) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow  # starts processes
 def test_output_reaches_a_pipe_as_it_is_printed():
     process = _python(
         "import time\n"

@@ -127,6 +127,7 @@ def _stilts(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
+@pytest.mark.slow  # starts processes
 def test_plugin_records_are_listed(toy_env):
     out = _run(toy_env, _stilts("stilts-tasks")).stdout
     rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}

@@ -242,6 +242,7 @@ def plan_of(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
+@pytest.mark.slow  # starts processes
 def test_done_runs_are_skipped_and_dependents_of_failures_blocked(tmp_path):
     plan = parse_plan(world(tmp_path))
     grid = tmp_path / "grid"
@@ -472,6 +473,7 @@ def hold(grid: Path) -> subprocess.Popen:
     return holder
 
 
+@pytest.mark.slow  # starts processes
 def test_a_grid_folder_is_worked_on_by_one_stilts_grid_at_a_time(tmp_path, capsys):
     path = tmp_path / "plan.yaml"
     path.write_text(yaml.safe_dump(world(tmp_path)))
@@ -516,6 +518,7 @@ def test_a_grid_folder_is_worked_on_by_one_stilts_grid_at_a_time(tmp_path, capsy
         holder.wait()
 
 
+@pytest.mark.slow  # starts processes
 def test_the_lock_of_a_killed_stilts_grid_does_not_block(tmp_path, capsys):
     path = tmp_path / "plan.yaml"
     path.write_text(yaml.safe_dump(world(tmp_path)))
@@ -564,6 +567,7 @@ def python_run(run_id: str, code: str, needs: str | None = None) -> Run:
     return Run(run_id, "x", 1, None, (("python", "-c", code),), needs, ())
 
 
+@pytest.mark.slow  # starts processes
 def test_each_run_is_reported_as_it_starts_and_ends(tmp_path):
     grid = tmp_path / "grid"
     chain = [

@@ -244,6 +244,7 @@ print(heavy())
 """
 
 
+@pytest.mark.slow  # starts processes
 def test_neither_help_nor_scoring_imports_torch(world):
     probe = PROBE.format(folders=[str(folder) for folder in world])
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
