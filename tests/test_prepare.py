@@ -491,21 +491,9 @@ def test_two_workers_write_the_same_bytes_as_one(tmp_path, tiny_model, monkeypat
     raw = copy_task(tmp_path, "xnli")
     train = raw / "train-en.tsv"
     train.write_text(train.read_text(encoding="utf-8") * 4, encoding="utf-8")
-    texts = sum(len(rows(p)) for p in raw.glob("*.tsv")) + len(rows(raw / "dev-en.tsv"))
-    assert texts * 2 >= 1000  # enough texts for the worker pool to be used
-
-    pools = []
-    real_pool = encode_module.Pool
-
-    def spy(*args, **kwargs):
-        pools.append(args)
-        return real_pool(*args, **kwargs)
-
-    monkeypatch.setattr(encode_module, "Pool", spy)
+    monkeypatch.setattr(encode_module, "CHUNK", 7)  # many sentencepiece calls
     one = run("xnli", tmp_path / "one", tiny_model, raw=raw, workers=1)
-    assert pools == []
     two = run("xnli", tmp_path / "two", tiny_model, raw=raw, workers=2)
-    assert len(pools) == 1 and pools[0][0] == 2
     assert one == two
     assert one["subsets"]["train"]["count"] == len(rows(train))
     first, second = tree(tmp_path / "one"), tree(tmp_path / "two")
@@ -515,14 +503,43 @@ def test_two_workers_write_the_same_bytes_as_one(tmp_path, tiny_model, monkeypat
         assert first[name] == second[name], name
 
 
-def test_encode_all_pool_matches_serial(tiny_model):
-    texts = [(f"Tom has {i} red books.", f"Anna hat {i} Bücher. 😀") for i in range(520)]
+@pytest.mark.parametrize("chunk", [1, 3, 20000])
+def test_batch_encoding_gives_each_texts_own_ids(tiny_model, monkeypatch, chunk):
+    texts = [(f"Tom has {i} red books.", f"Anna hat {i} Bücher. 😀") for i in range(52)]
+    texts += [("", "   "), ("東京 ß",)]
     encoder = PieceEncoder(tiny_model)
-    serial = encode_module.encode_all(texts, encoder, workers=1)
-    pooled = encode_module.encode_all(texts, encoder, workers=2)
-    assert len(serial) == len(pooled) == 2 * len(texts)
-    assert [a.tolist() for a in serial] == [b.tolist() for b in pooled]
-    assert serial[3].tolist() == encoder.encode(texts[1][1]).tolist()
+    monkeypatch.setattr(encode_module, "CHUNK", chunk)
+    batched = encode_module.encode_all(texts, encoder, workers=2, quiet=True)
+    one_by_one = [encoder.encode(text) for row in texts for text in row]
+    assert len(batched) == len(one_by_one) == 2 * len(texts) - 1
+    for ours, theirs in zip(batched, one_by_one, strict=True):
+        assert ours.dtype == theirs.dtype and ours.tolist() == theirs.tolist()
+    assert batched[-3].tolist() == [encoder.dictionary.eos()]  # an empty text: </s> alone
+
+
+@pytest.mark.parametrize("vocab_size", [250, 70000])
+def test_indexed_files_hold_the_bytes_of_fairseqs_builder(tmp_path, monkeypatch, vocab_size):
+    import numpy as np
+    import torch
+    from fairseq.data import indexed_dataset
+
+    import fairseq_stilts.data.prepare.indexed as indexed_module
+
+    rng = np.random.default_rng(0)
+    items = [rng.integers(0, vocab_size, size=n) for n in rng.integers(0, 40, size=100)]
+    builder = indexed_dataset.make_builder(
+        str(tmp_path / "fairseq.bin"), impl="mmap", vocab_size=vocab_size
+    )
+    for ids in items:
+        builder.add_item(torch.from_numpy(ids))
+    builder.finalize(str(tmp_path / "fairseq.idx"))
+    monkeypatch.setattr(indexed_module, "CHUNK", 7)
+    indexed_module.write_indexed(tmp_path / "ours", items, vocab_size)
+    for suffix in (".bin", ".idx"):
+        ours, theirs = tmp_path / f"ours{suffix}", tmp_path / f"fairseq{suffix}"
+        assert ours.read_bytes() == theirs.read_bytes(), suffix
+    read = indexed_dataset.MMapIndexedDataset(str(tmp_path / "ours"))
+    assert [read[i].tolist() for i in range(len(items))] == [ids.tolist() for ids in items]
 
 
 # ---------------------------------------------------------------- local Hugging Face datasets
@@ -656,6 +673,7 @@ def test_cli_prints_counts(tmp_path, tiny_model, capsys):
     assert "reading" not in capsys.readouterr().err  # no progress bars off a terminal
 
 
+@pytest.mark.slow  # starts processes
 @pytest.mark.parametrize("quiet", [False, True])
 def test_progress_bars_show_on_a_terminal_unless_quiet(tmp_path, tiny_model, quiet):
     command = [

@@ -264,6 +264,18 @@ def test_register_spec_as_a_decorator_adds_a_looked_up_task():
     assert "plugin_nli" not in all_specs()
 
 
+def test_a_spec_registered_again_replaces_the_one_looked_up_before():
+    import dataclasses
+
+    first = register_spec(dataclasses.replace(get_spec("xnli"), name="again_nli"))
+    try:
+        assert get_spec("again_nli") is first  # looked up (and remembered)
+        second = register_spec(dataclasses.replace(first, description="registered again"))
+        assert get_spec("again_nli") is second
+    finally:
+        catalogue.REGISTRY.pop(("fairseq_stilts", "tasks", "again_nli"), None)
+
+
 def test_unknown_reader_is_a_registry_error():
     with pytest.raises(catalogue.RegistryError):
         get_reader("no_such_reader")

@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         "--workers",
         type=int,
         default=min(4, os.cpu_count() or 1),
-        help="processes that encode with sentencepiece",
+        help="threads that encode with sentencepiece",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--force", action="store_true", help="replace an existing --out folder")
