@@ -299,3 +299,49 @@ def test_a_grid_offers_each_targets_finished_runs_and_dev_chooses_the_seed(tmp_p
         grid_candidates(grid, "mnli", seed=3)
     with pytest.raises(StiltsError, match="no finished target run of setting 'none'"):
         grid_candidates(grid, "none")
+
+
+def test_stilts_submission_takes_each_targets_best_dev_seed_from_a_grid(
+    tmp_path, monkeypatch, capsys
+):
+    from test_grid import world
+
+    from fairseq_stilts.cli import evaluate as evaluate_module
+    from fairseq_stilts.grid.folder import claim, done_marker
+    from fairseq_stilts.grid.plan import parse_plan
+    from fairseq_stilts.grid.runs import expand
+
+    raw = world(tmp_path)
+    grid = tmp_path / "grid"
+    claim(grid, tmp_path / "plan.yaml", json.dumps(raw))
+    for run in (run for chain in expand(parse_plan(raw), grid) for run in chain):
+        if run.setting == "mnli":
+            done_marker(grid, run.id).parent.mkdir(parents=True, exist_ok=True)
+            done_marker(grid, run.id).write_text("")
+    data = tmp_path / "prepared"
+    _summary(data, {"xnli": {"en": 2}, "tatoeba": {"de": 2}})
+    dev = {"s1": 60.0, "s2": 62.5}  # English dev accuracy of each seed's xnli checkpoint
+    asked = []
+
+    def fake_evaluate(task, folder, checkpoint, split, languages, **_):
+        asked.append((task, Path(folder), split, languages))
+        value = dev[Path(checkpoint).parts[-4]]
+        return [{"language": "en", "metric": "accuracy", "value": value}]
+
+    monkeypatch.setattr(evaluate_module, "evaluate", fake_evaluate)
+    chosen = submission_cli.grid_checkpoints(data, grid, "mnli")
+    runs = grid.absolute() / "runs" / "mnli"
+    assert chosen == {
+        "xnli": runs / "s2" / "xnli" / "checkpoints" / "checkpoint_last.pt",
+        "tatoeba": runs / "s1" / "checkpoints" / "checkpoint_last.pt",
+    }
+    assert asked == [("xnli", data / "xnli", "valid", ["en"])] * 2
+    printed = capsys.readouterr().out
+    assert "xnli: seed 2 of mnli (seed 1: 60.00, seed 2: 62.50)" in printed
+    assert "tatoeba: seed 1 of mnli (the first seed: no dev set" in printed
+    _summary(data, {"tatoeba": {"de": 2}})
+    with pytest.raises(StiltsError, match="the grid has xnli runs but .* has no data for it"):
+        submission_cli.grid_checkpoints(data, grid, "mnli")
+    with pytest.raises(SystemExit):
+        submission_cli.main([str(data), "--model-dir", str(tmp_path), "--out", "s", "--seed", "1"])
+    assert "--grid and --setting go together" in capsys.readouterr().err
