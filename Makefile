@@ -34,3 +34,4 @@ quicktest: install
 bench: install
 	$(BIN)/python -m pip install -q -e ".[bench]"
 	$(BIN)/python benchmarks/classification_speed.py
+	$(BIN)/python benchmarks/prepare_speed.py
