@@ -14,7 +14,11 @@ import pytest
 from fairseq_stilts.cli.report import main
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.results.bootstrap import paired_bootstrap_ci
-from fairseq_stilts.results.report import AVERAGE, build_report
+from fairseq_stilts.results.categories import XTREME_TASKS, overall_score
+from fairseq_stilts.results.render import markdown
+from fairseq_stilts.results.report import AVERAGE, average_label, build_report
+from fairseq_stilts.results.row import Row, to_row
+from fairseq_stilts.results.scores import official_metrics
 from fairseq_stilts.results.store import CorruptRowWarning, append_rows, load_rows, read_rows
 
 SETTINGS = {"none": [], "mnli": ["en"], "mnli-multilingual": ["en", "de", "fr"]}
@@ -150,6 +154,58 @@ def test_task_scores_average_deltas_and_seed_statistics(store):
     }
 
 
+def _rows(scores: dict[tuple[str, int, str], float]) -> list[Row]:
+    """One language per (setting, seed, target): its official metric(s) at ``score``."""
+    return [
+        to_row(
+            {
+                "run": f"{setting}-{target}-s{seed}",
+                "setting": setting,
+                "intermediate_languages": [],
+                "target": target,
+                "language": "de",
+                "split": "test",
+                "metric": metric,
+                "value": value,
+                "seed": seed,
+                "checkpoint": "c.pt",
+                "data_manifest_sha256": None,
+            }
+        )
+        for (setting, seed, target), value in scores.items()
+        for metric in official_metrics(target)
+    ]
+
+
+def test_categories_and_the_xtreme_score_only_with_every_task():
+    task_score = {"xnli": 70.0, "pawsx": 80.0, "udpos": 90.0, "panx": 60.0, "xquad": 50.0}
+    task_score |= {"mlqa": 40.0, "tydiqa": 30.0, "bucc": 20.0, "tatoeba": 10.0}
+    scores = {("none", 1, t): v for t, v in task_score.items()}
+    scores |= {("mnli", 1, t): v + 2.0 for t, v in task_score.items() if t != "bucc"}
+    report = build_report(_rows(scores))
+    assert report.seed_scores["none", "sentence classification"] == {1: 75.0}
+    assert report.seed_scores["none", "structured prediction"] == {1: 75.0}
+    assert report.seed_scores["none", "question answering"] == {1: 40.0}
+    assert report.seed_scores["none", "sentence retrieval"] == {1: 15.0}
+    assert ("mnli", "sentence retrieval") not in report.seed_scores  # bucc is missing
+    assert report.deltas["mnli", "question answering"] == pytest.approx(2.0)
+    # mnli lacks bucc: the average is over the eight tasks both have, and named partial
+    assert set(report.average_tasks) == set(XTREME_TASKS) - {"bucc"}
+    assert average_label(report) == "partial average (8 of 9 tasks)"
+    assert report.seed_scores["none", AVERAGE][1] == pytest.approx((450.0 - 20.0) / 8)
+    assert any("no XTREME score" in note and "bucc" in note for note in report.notes)
+    text = markdown(report)
+    assert "## XTREME categories" in text
+    assert "| none | 75.00 (n=1) | 75.00 (n=1) | 40.00 (n=1) | 15.00 (n=1) |" in text
+    assert "| mnli | +2.00 | +2.00 | +2.00 |  |" in text
+    scores[("mnli", 1, "bucc")] = 22.0
+    complete = build_report(_rows(scores))
+    assert average_label(complete) == "XTREME score"
+    assert complete.seed_scores["none", AVERAGE][1] == pytest.approx(450.0 / 9)
+    assert overall_score(task_score) == pytest.approx(450.0 / 9)
+    assert not any("no XTREME score" in note for note in complete.notes)
+
+
 def test_english_vs_multilingual_paired_bootstrap(store):
     report = build_report(read_rows(store), english="mnli", multilingual="mnli-multilingual")
     by_task = {c.target: c for c in report.comparisons}
@@ -241,7 +297,15 @@ def test_cli_writes_markdown_csv_and_plots(store, tmp_path, capsys):
     assert float(table["mnli", "xnli"]["mean"]) == pytest.approx((79.0 + 81.0) / 2)
     assert float(table["mnli", "xnli"]["delta_vs_none"]) == pytest.approx(80.0 - 76.0)
     assert table["none", "xnli"]["delta_vs_none"] == ""
-    assert "The average is over 4 of the 9 XTREME tasks: xnli, udpos, xquad, tatoeba." in printed
+    assert (
+        "The partial average (4 of 9 tasks) is the mean of the task scores over 4 of the 9 XTREME "
+        "tasks: xnli, udpos, xquad, tatoeba." in printed
+    )
+    assert (
+        "| setting | xnli | udpos | xquad | tatoeba | partial average (4 of 9 tasks) |" in printed
+    )
+    assert "no XTREME score: it needs all 9 tasks, and pawsx, panx, mlqa, tydiqa, bucc" in printed
+    assert "## XTREME categories" not in printed  # no category has all of its tasks here
 
 
 def test_cli_refuses_one_sided_comparison(store, tmp_path, capsys):

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from fairseq_stilts.results.report import AVERAGE, Report  # noqa: E402
+from fairseq_stilts.results.report import AVERAGE, Report, average_label  # noqa: E402
 
 
 def _save(figure: Figure, path: Path) -> None:
@@ -46,7 +46,8 @@ def delta_heatmap(report: Report, path: Path) -> bool:
     limit = float(np.nanmax(np.abs(grid))) or 1.0
     figure, axes = plt.subplots(figsize=(1.1 * len(columns) + 2.5, 0.6 * len(settings) + 1.5))
     image = axes.imshow(grid, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
-    axes.set_xticks(range(len(columns)), columns, rotation=30, ha="right")
+    labels = [average_label(report) if c == AVERAGE else c for c in columns]
+    axes.set_xticks(range(len(columns)), labels, rotation=30, ha="right")
     axes.set_yticks(range(len(settings)), settings)
     for i, j in zip(*np.where(~np.isnan(grid)), strict=True):
         dark = abs(grid[i, j]) > 0.6 * limit  # white on the deep ends of the colour map

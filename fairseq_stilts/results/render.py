@@ -6,7 +6,8 @@ import csv
 import io
 from pathlib import Path
 
-from fairseq_stilts.results.report import AVERAGE, Report
+from fairseq_stilts.results.categories import CATEGORIES
+from fairseq_stilts.results.report import AVERAGE, Report, average_label
 from fairseq_stilts.results.scores import Summary, official_metrics, xtreme_targets
 from fairseq_stilts.writes import write_atomic
 
@@ -33,6 +34,18 @@ def _columns(report: Report) -> list[str]:
     return report.tasks + ([AVERAGE] if report.average_tasks else [])
 
 
+def _header(report: Report, columns: list[str]) -> list[str]:
+    return [average_label(report) if c == AVERAGE else c for c in columns]
+
+
+def _deltas(report: Report, columns: list[str]) -> list[list[str]]:
+    return [
+        [s] + [f"{report.deltas[s, t]:+.2f}" if (s, t) in report.deltas else "" for t in columns]
+        for s in report.settings
+        if s != report.baseline
+    ]
+
+
 def markdown(report: Report) -> str:
     """The whole report as a Markdown document."""
     columns = _columns(report)
@@ -49,28 +62,37 @@ def markdown(report: Report) -> str:
     )
     if report.average_tasks:
         lines.append(
-            f"The average is over {len(report.average_tasks)} of the {len(xtreme_targets())} "
-            f"XTREME tasks: {', '.join(report.average_tasks)}."
+            f"The {average_label(report)} is the mean of the task scores over "
+            f"{len(report.average_tasks)} of the {len(xtreme_targets())} XTREME tasks: "
+            f"{', '.join(report.average_tasks)}."
         )
     lines.append("")
     lines += _table(
-        ["setting", *columns],
+        ["setting", *_header(report, columns)],
         [[s] + [_cell(report.summaries.get((s, t))) for t in columns] for s in report.settings],
     )
     if report.deltas:
         lines += ["", f"## Deltas against `{report.baseline}` (difference of seed means)", ""]
+        lines += _table(["setting", *_header(report, columns)], _deltas(report, columns))
+    if report.categories:
+        lines += ["", "## XTREME categories", ""]
+        lines.append(
+            "A category's score is the mean of its tasks' scores, shown where all of them are in "
+            "the results: "
+            + "; ".join(f"{c}: {', '.join(CATEGORIES[c])}" for c in report.categories)
+            + ". Cells: mean ± std over seeds, n seeds."
+        )
+        lines.append("")
         lines += _table(
-            ["setting", *columns],
+            ["setting", *report.categories],
             [
-                [s]
-                + [
-                    f"{report.deltas[s, t]:+.2f}" if (s, t) in report.deltas else ""
-                    for t in columns
-                ]
+                [s] + [_cell(report.summaries.get((s, c))) for c in report.categories]
                 for s in report.settings
-                if s != report.baseline
             ],
         )
+        if any((s, c) in report.deltas for s in report.settings for c in report.categories):
+            lines += ["", f"Deltas against `{report.baseline}`:", ""]
+            lines += _table(["setting", *report.categories], _deltas(report, report.categories))
     if report.comparisons:
         lines += [
             "",
@@ -128,7 +150,7 @@ def csv_tables(report: Report) -> dict[str, str]:
             [
                 [s, t, summary.seeds, summary.mean, summary.std, report.deltas.get((s, t))]
                 for s in report.settings
-                for t in _columns(report)
+                for t in _columns(report) + report.categories
                 if (summary := report.summaries.get((s, t))) is not None
             ],
         ),

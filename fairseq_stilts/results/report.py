@@ -1,11 +1,14 @@
 """The X-STILTs report as numbers: tables, XTREME scores, deltas and the English-vs-multilingual
 comparison, computed from result rows (pure functions; rendering is in render.py and plots.py).
 
-Per setting and seed, each XTREME target present gets its task score (scores.py) and the XTREME
-average is the mean of the task scores over the tasks that every setting has (named in
-``average_tasks``); seeds lacking one of them are left out of the average. Settings are then
-summarised by the mean and std (ddof=1) over seeds, and deltas are differences of seed means
-against the baseline setting (no intermediate training).
+Per setting and seed, each XTREME target present gets its task score (scores.py); each of
+XTREME's four categories whose tasks are all present gets the mean of their scores
+(categories.py); and the average is the mean of the task scores over the tasks that every setting
+has (named in ``average_tasks``): the XTREME score when those are all nine tasks, otherwise a
+partial average, named so (:func:`average_label`) with the missing tasks in the notes. Seeds
+lacking one of the tasks are left out of the average. Settings are then summarised by the mean
+and std (ddof=1) over seeds, and deltas are differences of seed means against the baseline
+setting (no intermediate training).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.results.bootstrap import paired_bootstrap_ci
+from fairseq_stilts.results.categories import CATEGORIES, XTREME_TASKS, category_scores
 from fairseq_stilts.results.row import Row
 from fairseq_stilts.results.scores import (
     Summary,
@@ -46,7 +50,7 @@ class Comparison:
 
 @dataclass
 class Report:
-    """Everything the report shows; ``task`` keys are target names or AVERAGE."""
+    """Everything the report shows; ``task`` keys are target names, category names or AVERAGE."""
 
     split: str
     baseline: str
@@ -54,6 +58,7 @@ class Report:
     targets: list[str]
     tasks: list[str]  # XTREME targets with a task score
     average_tasks: list[str]
+    categories: list[str]  # XTREME categories with a score for some setting
     intermediate_languages: dict[str, list[str]]
     language_tables: dict[tuple[str, str], dict[str, dict[str, float]]]  # (target, metric)
     seed_scores: dict[tuple[str, str], dict[int, float]]  # (setting, task) -> seed -> score
@@ -95,6 +100,7 @@ def build_report(
         targets=targets,
         tasks=tasks,
         average_tasks=[],
+        categories=[],
         intermediate_languages=_intermediate_languages(rows),
         language_tables=_language_tables(rows, targets),
         seed_scores={},
@@ -112,6 +118,7 @@ def build_report(
         for (setting, run_seed), score in task_scores(rows, task).items():
             report.seed_scores.setdefault((setting, task), {})[run_seed] = score
     _add_average(report)
+    _add_categories(report)
     for key, by_seed in report.seed_scores.items():
         report.summaries[key] = summarize(by_seed[s] for s in sorted(by_seed))
     for (setting, task), summary in report.summaries.items():
@@ -154,6 +161,30 @@ def _language_tables(
     return tables
 
 
+def average_label(report: Report) -> str:
+    """What the average is called: the XTREME score only over all nine tasks."""
+    if len(report.average_tasks) == len(XTREME_TASKS):
+        return "XTREME score"
+    return f"partial average ({len(report.average_tasks)} of {len(XTREME_TASKS)} tasks)"
+
+
+def _add_categories(report: Report) -> None:
+    """Per setting and seed, the score of each category whose tasks all have one."""
+    for setting in report.settings:
+        seeds = set().union(*(report.seed_scores.get((setting, t), {}) for t in report.tasks))
+        for seed in sorted(seeds):
+            found = {
+                task: report.seed_scores[setting, task][seed]
+                for task in report.tasks
+                if seed in report.seed_scores.get((setting, task), {})
+            }
+            for category, score in category_scores(found).items():
+                report.seed_scores.setdefault((setting, category), {})[seed] = score
+    report.categories = [
+        c for c in CATEGORIES if any((s, c) in report.seed_scores for s in report.settings)
+    ]
+
+
 def _add_average(report: Report) -> None:
     """The XTREME average per setting and seed, over the tasks that every setting has."""
     report.average_tasks = [
@@ -164,6 +195,13 @@ def _add_average(report: Report) -> None:
     if not report.average_tasks:
         report.notes.append("no task is present for every setting: no XTREME average")
         return
+    missing = [task for task in XTREME_TASKS if task not in report.average_tasks]
+    if missing:
+        report.notes.append(
+            f"no XTREME score: it needs all {len(XTREME_TASKS)} tasks, and {', '.join(missing)} "
+            f"are missing (for some setting); the {average_label(report)} is the mean over "
+            f"{', '.join(report.average_tasks)}"
+        )
     for setting in report.settings:
         per_task = [report.seed_scores[setting, task] for task in report.average_tasks]
         seeds = sorted(set.intersection(*(set(by_seed) for by_seed in per_task)))
