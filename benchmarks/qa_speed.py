@@ -10,8 +10,10 @@ true ``answer_start``. Tokens: the tiny model's unigram sentencepiece (400 piece
 (1) Window building, as ``write_qa_subset`` does it short of writing files:
 ``tokenize_with_offsets`` once per distinct context, the question's ids, ``answer_token_span``
 and ``windows(max_length=384, stride=128, max_query_length=64)`` with each window's
-``answer_positions``. Baseline: the raw ``encoder.processor.encode(text)`` (ids only) of the same
-distinct contexts and questions. A breakdown row times ``tokenize_with_offsets`` alone.
+``answer_positions``. Baseline: sentencepiece's own ids with character offsets
+(``EncodeAsOffsetMapping``) of the same distinct contexts and the ids of the questions; a second
+row gives the raw ids only (``encoder.processor.encode(text)``) of both. A breakdown row times
+``tokenize_with_offsets`` alone.
 
 (2) Decoding: ``decode_answer(n_best=20, max_answer_length=30)`` for every question over all its
 windows, with seeded standard-normal float32 start/end scores for every window position.
@@ -160,13 +162,17 @@ def tokenize_contexts(encoder: PieceEncoder, questions: list[Question]) -> None:
         tokenize_with_offsets(encoder, context)
 
 
-def raw_encode(encoder: PieceEncoder, questions: list[Question]) -> None:
-    """Baseline of (1): sentencepiece ids of each distinct context and of every question."""
+def raw_encode(encoder: PieceEncoder, questions: list[Question], offsets: bool = False) -> None:
+    """Baseline of (1): sentencepiece ids of each distinct context (with ``offsets``, ids and
+    character offsets) and of every question."""
     seen: set[str] = set()
+    encode_context = (
+        encoder.processor.EncodeAsOffsetMapping if offsets else encoder.processor.encode
+    )
     for q in questions:
         if q.context not in seen:
             seen.add(q.context)
-            encoder.processor.encode(q.context)
+            encode_context(q.context)
         encoder.processor.encode(q.question)
 
 
@@ -277,7 +283,12 @@ def main() -> None:
             lambda: tokenize_contexts(encoder, questions),
         )
         encode, _ = best_of(
-            "    baseline: raw sentencepiece encode",
+            "    baseline: sentencepiece ids with offsets",
+            args.repeats,
+            lambda: raw_encode(encoder, questions, offsets=True),
+        )
+        ids_only, _ = best_of(
+            "    baseline: sentencepiece ids only",
             args.repeats,
             lambda: raw_encode(encoder, questions),
         )
@@ -309,11 +320,19 @@ def main() -> None:
         )
         report(
             n,
-            [(build, encode), (tokenize, encode), (encode, None), (decode, argmax), (argmax, None)],
+            [
+                (build, encode),
+                (tokenize, encode),
+                (encode, None),
+                (ids_only, None),
+                (decode, argmax),
+                (argmax, None),
+            ],
         )
         print(
             f"\nratio (1) library / baseline examples/s = {encode.seconds / build.seconds:.3f} "
-            f"(library {build.seconds / encode.seconds:.1f}x slower)"
+            f"(library {build.seconds / encode.seconds:.1f}x slower; against ids only "
+            f"{ids_only.seconds / build.seconds:.3f})"
         )
         print(
             f"ratio (2) library / baseline examples/s = {argmax.seconds / decode.seconds:.3f} "

@@ -125,6 +125,41 @@ def test_token_offsets_spell_the_tokens(tiny_model):
         assert text[start:end] == piece.lstrip("▁"), piece
 
 
+def _offsets_from_bytes(encoder: PieceEncoder, text: str) -> list[tuple[int, int, int]]:
+    """The reference: sentencepiece's UTF-8 byte offsets mapped to characters one by one, then
+    each span's leading white space skipped one character at a time."""
+    proto = encoder.processor.encode(text, out_type="proto")
+    char_at_byte = [i for i, ch in enumerate(text) for _ in ch.encode("utf-8")] + [len(text)]
+    found = []
+    for piece in proto.pieces:
+        start, end = char_at_byte[piece.begin], char_at_byte[piece.end]
+        while start < end and text[start].isspace():
+            start += 1
+        found.append((int(encoder.lookup[piece.id]), start, end))
+    return found
+
+
+def test_token_offsets_equal_the_byte_offsets_of_sentencepiece_pieces(tiny_model):
+    encoder = PieceEncoder(tiny_model)
+    texts = [
+        "",
+        " ",
+        "\u3000\xa0 \t",
+        "ﬁne Ａｂｃ ①② 😀👍🏽 e\u0301 \u3000x\xa0y  \t z",
+        "Straße İstanbul ǅ \u200bzw\u200d a\r\nb \u2028c\x1cd",
+    ]
+    for task in ("squad", "xquad", "mlqa", "tydiqa"):
+        for path in sorted((DATA_DIR / task).rglob("*.json")):
+            texts += [q.context for q in read_squad_json(path)]
+            texts += [q.question for q in read_squad_json(path)]
+    assert len(texts) > 100
+    for text in texts:
+        tokens = tokenize_with_offsets(encoder, text)
+        columns = (tokens.ids.tolist(), tokens.starts.tolist(), tokens.ends.tolist())
+        got = list(zip(*columns, strict=True))
+        assert got == _offsets_from_bytes(encoder, text), text
+
+
 def test_windows_cover_the_context_with_the_stride_between_starts():
     context = np.arange(100, 150)
     question = np.arange(7, 12)
@@ -202,6 +237,76 @@ def test_decoding_answers_nothing_when_the_null_score_wins():
     assert question_scores("", []) == (1.0, 1.0)  # SQuAD v2.0: unanswerable, answered nothing
     assert question_scores("x", []) == (0.0, 0.0)
     assert question_scores("a", []) == (1.0, 1.0)  # an article alone normalises to nothing
+
+
+def _decode_one_window_at_a_time(
+    windows, context, token_starts, token_ends, n_best, max_answer_length, allow_null, threshold
+) -> str:
+    """The reference: each window on its own, its owned starts among its ``n_best`` best, the
+    first strictly better span across windows."""
+    owner = np.full(len(token_starts), -1)
+    owner_score = np.full(len(token_starts), -np.inf)
+    for w, window in enumerate(windows):
+        for offset in range(window.doc_len):
+            score = min(offset, window.doc_len - 1 - offset) + 0.01 * window.doc_len
+            if score > owner_score[window.doc_start + offset]:
+                owner[window.doc_start + offset] = w
+                owner_score[window.doc_start + offset] = score
+    best_score, best_span, null_score = -np.inf, None, np.inf
+    for w, window in enumerate(windows):
+        null_score = min(null_score, float(window.start[0] + window.end[0]))
+        lo, hi = window.context_offset, window.context_offset + window.doc_len
+        start, end = window.start[lo:hi], window.end[lo:hi]
+        starts = [
+            i
+            for i in np.argsort(-start, kind="stable")[:n_best]
+            if owner[window.doc_start + i] == w
+        ]
+        ends = np.argsort(-end, kind="stable")[:n_best]
+        for i in starts:
+            for j in ends:
+                if 0 <= j - i < max_answer_length and float(start[i] + end[j]) > best_score:
+                    best_score = float(start[i] + end[j])
+                    best_span = (window.doc_start + i, window.doc_start + j)
+    if best_span is None or (allow_null and null_score - best_score > threshold):
+        return ""
+    return context[token_starts[best_span[0]] : token_ends[best_span[1]]].strip()
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_decoding_all_windows_at_once_gives_each_windows_own_answer(ties):
+    rng = np.random.default_rng(7)
+    decoded = 0
+    for case in range(400):
+        n_tokens = int(rng.integers(1, 60))
+        doc_len, stride = int(rng.integers(1, 25)), int(rng.integers(1, 12))
+        question = int(rng.integers(1, 6))
+        windows = []
+        for doc_start in range(0, n_tokens, stride):
+            length = min(doc_len, n_tokens - doc_start)
+            size = question + 3 + length + 1
+            drawn = [rng.integers(-3, 4, size) if ties else rng.standard_normal(size) for _ in "se"]
+            start, end = (scores.astype(np.float32) for scores in drawn)
+            windows.append(WindowScores(start, end, doc_start, length, question + 3))
+            if doc_start + length >= n_tokens:
+                break
+        starts = np.arange(n_tokens) * 3
+        context = " ".join(f"w{i}" for i in range(n_tokens))
+        options = {
+            "n_best": int(rng.integers(1, 25)),
+            "max_answer_length": int(rng.integers(1, 12)),
+            "allow_null": bool(case % 3 == 0),
+        }
+        threshold = float(rng.integers(-2, 3))
+        ours = decode_answer(
+            windows, context, starts, starts + 2, null_threshold=threshold, **options
+        )
+        reference = _decode_one_window_at_a_time(
+            windows, context, starts, starts + 2, *options.values(), threshold
+        )
+        assert ours == reference, (case, options)
+        decoded += ours != ""
+    assert decoded > 200  # most cases answer something
 
 
 def test_target_layouts_tydiqa_by_id_prefix_and_mlqa_same_language_pairs(tiny_model, tmp_path):

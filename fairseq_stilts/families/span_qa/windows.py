@@ -7,6 +7,7 @@ XTREME's ``doc_stride``) until one reaches the end of the context.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,11 @@ WINDOW_FIELDS = np.dtype(
 )
 
 
+# Code point -> str.isspace(); the last entry (False) stands for every code point above U+3000,
+# the highest white space character.
+_IS_SPACE = np.array([chr(c).isspace() for c in range(0x3001)] + [False])
+
+
 @dataclass(frozen=True)
 class TokenizedText:
     """Dictionary ids of a text and each token's character span ``[start, end)`` in it.
@@ -48,17 +54,20 @@ class TokenizedText:
 
 
 def tokenize_with_offsets(encoder: PieceEncoder, text: str) -> TokenizedText:
-    """Encode ``text`` (no ``</s>``) and map sentencepiece's UTF-8 byte offsets to characters."""
-    proto = encoder.processor.encode(text, out_type="proto")
-    widths = [len(ch.encode("utf-8")) for ch in text]
-    char_at_byte = np.repeat(np.arange(len(text) + 1), [*widths, 1])
-    ids = encoder.lookup[[piece.id for piece in proto.pieces]].astype(np.int64)
-    starts = np.array([char_at_byte[piece.begin] for piece in proto.pieces], dtype=np.int64)
-    ends = np.array([char_at_byte[piece.end] for piece in proto.pieces], dtype=np.int64)
-    for i in range(len(starts)):
-        while starts[i] < ends[i] and text[starts[i]].isspace():
-            starts[i] += 1
-    return TokenizedText(ids.reshape(-1), starts, ends)
+    """Encode ``text`` (no ``</s>``) with each token's character offsets, as sentencepiece maps
+    its pieces back onto the text."""
+    mapping = encoder.processor.EncodeAsOffsetMapping(text)
+    count = len(mapping["ids"])
+    offsets = np.fromiter(itertools.chain.from_iterable(mapping["offsets"]), np.int64, 2 * count)
+    starts, ends = offsets[0::2], offsets[1::2]
+    # a span starts at its first non-space character (at its end if it has none)
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    position = np.where(
+        _IS_SPACE[np.minimum(codes, len(_IS_SPACE) - 1)], len(text), np.arange(len(text))
+    )
+    next_visible = np.append(np.minimum.accumulate(position[::-1])[::-1], len(text))
+    ids = encoder.lookup[np.fromiter(mapping["ids"], np.int64, count)]
+    return TokenizedText(ids, np.minimum(next_visible[starts], ends), ends)
 
 
 def answer_token_span(context: TokenizedText, char_start: int, char_end: int) -> tuple[int, int]:
