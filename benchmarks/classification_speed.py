@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
 import importlib.util
 import itertools
 import json
@@ -83,6 +84,21 @@ class Result:
     tokens: list[int]
     padded: list[int]
     others: float = float("nan")  # share of all CPUs that other processes used meanwhile
+
+
+@contextlib.contextmanager
+def work_folder(kept: Path | None, prefix: str = "stilts-bench-"):
+    """``kept`` (made if needed, left in place and named at the end), or a temporary folder
+    removed at the end."""
+    workdir = kept or Path(tempfile.mkdtemp(prefix=prefix))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        yield workdir
+    finally:
+        if kept is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print(f"files kept in {workdir}")
 
 
 def cpu_clock() -> tuple[float, float, float]:
@@ -422,10 +438,8 @@ def main() -> None:
     from fairseq_stilts.cli.tiny_model import build_tiny_model
     from fairseq_stilts.data.prepare.folder import prepare_task
 
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="stilts-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
     total = args.warmup + args.updates
-    try:
+    with work_folder(args.workdir) as workdir:
         model_dir = args.model
         if model_dir is None:
             print("building the tiny model (its dictionary and sentencepiece model) ...")
@@ -454,11 +468,6 @@ def main() -> None:
                 results[name].others = others_share(start)
             rounds.append(report([results[name] for name in METHODS]))
         summarize(rounds)
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            print(f"files kept in {workdir}")
 
 
 if __name__ == "__main__":

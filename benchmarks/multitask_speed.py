@@ -49,18 +49,24 @@ import json
 import logging
 import os
 import shlex
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from classification_speed import BATCH, SIZE, THREADS, cpu_clock, make_raw, others_share  # noqa: E402
+from classification_speed import (  # noqa: E402
+    BATCH,
+    SIZE,
+    THREADS,
+    cpu_clock,
+    make_raw,
+    others_share,
+    work_folder,
+)
 
 CONFIGS = {
     "a": "(a) single task --task mnli",
@@ -377,9 +383,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     from fairseq_stilts.cli.tiny_model import build_tiny_model
 
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="stilts-mt-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    try:
+    with work_folder(args.workdir, "stilts-mt-bench-") as workdir:
         model_dir = args.model
         if model_dir is None:
             print("building the tiny model (its dictionary and sentencepiece model) ...")
@@ -398,11 +402,6 @@ def main() -> None:
         report(results, args, command)
         if args.profile:
             profile(data, workdir, args)
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            print(f"files kept in {workdir}")
 
 
 if __name__ == "__main__":

@@ -19,12 +19,11 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from classification_speed import make_raw  # noqa: E402  (the shared data generator)
+from classification_speed import make_raw, work_folder  # noqa: E402  (shared with it)
 
 THREADS = 2
 
@@ -83,9 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     from fairseq_stilts.cli.tiny_model import build_tiny_model
 
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="stilts-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    try:
+    with work_folder(args.workdir) as workdir:
         model_dir = args.model
         if model_dir is None:
             print(
@@ -102,11 +99,6 @@ def main() -> None:
             for name in ("prepare", "cli"):
                 ratios = [r / t for r, t in zip(seconds["raw"], seconds[name], strict=True)]
                 print(f"  raw/{name:<4} {summary(ratios)}")
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            print(f"files kept in {workdir}")
 
 
 if __name__ == "__main__":
