@@ -138,8 +138,8 @@ class Family:
     - ``metrics``: what the criterion logs; ``head``: the kind of task head the model gets
       (``sentence``, ``token``, ``span``; None: none of its own);
     - ``submission_suffix``, ``submission_text``: one XTREME submission file from the predictions
-      of a subset; ``submission_count``: ``(spec, text)``, the examples such a file predicts (None: not a
-      count);
+      of a subset; ``submission_count``: ``(spec, text)``, the examples such a file predicts
+      (None: not a count);
     - ``scored_by``: the command that scores the family's tasks without training, if any;
     - ``field_names``: the names of an example's texts.
     """

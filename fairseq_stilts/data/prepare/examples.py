@@ -32,11 +32,10 @@ def check_languages(spec: TaskSpec, languages: Iterable[str], where: str) -> Non
 def check_examples(spec: TaskSpec, examples: Iterable[Example], part: Part) -> Part:
     """Fill ``part`` with examples whose texts are non-empty and labels known (a test file
     without labels: placeholders, and the part is marked unlabelled)."""
-    names = spec.field_names
     for ex in examples:
         if ex.label is None:
             part.mark_unlabelled(ex.path, ex.line)
-            _check_texts(names, ex)
+            _check_texts(spec, ex)
             part.examples.append(ex.texts)
             part.labels.append(0)
             continue
@@ -48,14 +47,14 @@ def check_examples(spec: TaskSpec, examples: Iterable[Example], part: Part) -> P
             raise DataError(
                 ex.path, f"unknown label {ex.label!r}; expected one of {list(spec.labels)}", ex.line
             )
-        _check_texts(names, ex)
+        _check_texts(spec, ex)
         part.examples.append(ex.texts)
         part.labels.append(spec.labels.index(label))
     return part
 
 
-def _check_texts(names: tuple[str, ...], ex: Example) -> None:
-    for name, text in zip(names, ex.texts, strict=True):
+def _check_texts(spec: TaskSpec, ex: Example) -> None:
+    for name, text in zip(spec.field_names, ex.texts, strict=True):
         if not text.strip():
             raise DataError(ex.path, f"empty text in field {name!r}", ex.line)
 

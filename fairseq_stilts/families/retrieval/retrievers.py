@@ -60,14 +60,21 @@ def _bucc(language: BuccLanguage, embed: Embed, device: str) -> Prediction:
     for name, part in (("dev", language.dev), ("test", language.test)):
         source, target = embed(list(part.source.values())), embed(list(part.target.values()))
         mined[name] = metrics.mine_pairs(part.source, source, part.target, target, device=device)
-    threshold = metrics.optimize_threshold(mined["dev"], language.dev.gold)
-    pairs = metrics.extracted_pairs(mined["test"], threshold)
-    text = "".join(f"{source}\t{target}\n" for source, target in pairs)
     if not language.labelled:
-        return Prediction(text, None)
+        threshold = metrics.optimize_threshold(mined["dev"], language.dev.gold)
+        return Prediction(_pairs_text(mined["test"], threshold), None)
     found = metrics.bucc_scores(mined["dev"], language.dev.gold, mined["test"], language.test.gold)
     scores = {f"bucc_{key}": found[key] for key in ("f1", "precision", "recall")}
-    return Prediction(text, scores, {"threshold": threshold, "dev_f1": found["dev_f1"]})
+    details = {"threshold": found["threshold"], "dev_f1": found["dev_f1"]}
+    return Prediction(_pairs_text(mined["test"], found["threshold"]), scores, details)
+
+
+def _pairs_text(mined: list, threshold: float) -> str:
+    """BUCC's submission: the mined test pairs at the dev-tuned threshold, a pair per line."""
+    from fairseq_stilts.metrics import retrieval as metrics
+
+    pairs = metrics.extracted_pairs(mined, threshold)
+    return "".join(f"{source}\t{target}\n" for source, target in pairs)
 
 
 RETRIEVERS = {
