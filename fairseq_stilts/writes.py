@@ -12,8 +12,8 @@ from pathlib import Path
 from fairseq_stilts.errors import StiltsError
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it into place."""
+def write_atomic(path: str | Path, text: str | bytes) -> None:
+    """Write ``text`` (or bytes) to a temporary file beside ``path`` and rename it into place."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -21,8 +21,9 @@ def write_atomic(path: str | Path, text: str) -> None:
     except OSError as err:
         raise write_error(path, err) from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        binary = isinstance(text, bytes)
+        with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
+            f.write(text)
         os.replace(tmp, path)
     except BaseException as err:
         os.unlink(tmp)

@@ -154,3 +154,15 @@ def run_two_ranks(command: list[str]) -> list[str]:
     outputs = [p.communicate(timeout=300)[0] for p in ranks]
     assert all(p.returncode == 0 for p in ranks), outputs[0][-3000:] + outputs[1][-3000:]
     return outputs
+
+
+def assert_counts_give_rows(rows: list[dict], counts_file: Path) -> None:
+    """Each row's value is its metric of the summed per-example counts in ``counts_file``."""
+    from fairseq_stilts.metrics.sums import metric_from_sums
+    from fairseq_stilts.results.example_counts import read_counts
+
+    counts = read_counts(counts_file)
+    assert {row["language"] for row in rows} == set(counts)
+    for row in rows:
+        sums = {name: values.sum() for name, values in counts[row["language"]].items()}
+        assert metric_from_sums(row["metric"], sums) == pytest.approx(row["value"], abs=1e-3)

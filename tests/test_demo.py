@@ -26,9 +26,21 @@ def test_demo_runs_the_mini_grid_and_reports(tmp_path, capsys):
     multilingual = (out / "grid" / "runs" / "mnli-multilingual" / "s1" / "commands.sh").read_text()
     assert "--train-languages en,de,es,fr" in multilingual
     report = out / "report"
-    for name in ("report.md", "delta_heatmap.png", "english_vs_multilingual.png"):
+    for name in (
+        "report.md",
+        "figures/task_deltas.png",
+        "figures/category_scores.svg",
+        "figures/english_vs_multilingual.png",
+        "figures/multilingual_minus_english.png",
+        "figures/language_deltas/mnli-multilingual.png",
+    ):
         assert f"wrote {report / name}" in printed and (report / name).stat().st_size > 0
     assert "| mnli-multilingual |" in printed  # the Markdown table is printed
+    # the opening paragraph, and intervals over examples: every run kept its counts
+    assert "Multilingual intermediate training (mnli-multilingual) against English-only" in printed
+    assert "No per-example counts" not in printed
+    assert (out / "grid" / "runs" / "mnli" / "s1" / "xnli" / "results.examples.npz").is_file()
     with open(report / "english_vs_multilingual.csv", newline="") as handle:
-        compared = {row["task"] for row in csv.DictReader(handle)}
-    assert compared == {"xnli", "pawsx", "tatoeba"}
+        compared = {(row["task"], row["language"]) for row in csv.DictReader(handle)}
+    assert {task for task, _ in compared} == {"xnli", "pawsx", "tatoeba"}
+    assert ("xnli", "all") in compared and ("xnli", "de") in compared

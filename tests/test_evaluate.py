@@ -13,7 +13,7 @@ from fairseq_stilts.cli.evaluate import (
     evaluate,
     format_table,
     read_metrics,
-    read_predictions,
+    read_records,
     submission_name,
 )
 from fairseq_stilts.errors import StiltsError
@@ -93,21 +93,22 @@ def test_rank_files_are_merged_in_example_order(tmp_path):
     )
     _rank_file(tmp_path, "test.de.1.jsonl", [{"id": 1, "prediction": "b"}])
     _rank_file(tmp_path, "test.en.0.jsonl", [{"id": 0, "prediction": "other subset"}])
-    assert read_predictions(tmp_path, "test.de", 3) == ["a", "b", "c"]
+    records = read_records(tmp_path, "test.de", 3)
+    assert [r["prediction"] for r in records] == ["a", "b", "c"]
     with pytest.raises(
         StiltsError,
         match=r"predicted 3 examples of subset 'test.de', which has 4; missing ids: \[3\]",
     ):
-        read_predictions(tmp_path, "test.de", 4)
+        read_records(tmp_path, "test.de", 4)
     with pytest.raises(StiltsError, match="predicted 0 examples .* before --predictions-dir"):
-        read_predictions(tmp_path, "test.fr", 1)
+        read_records(tmp_path, "test.fr", 1)
     _rank_file(
         tmp_path, "test.de.1.jsonl", [{"id": 1, "prediction": "b"}, {"id": 2, "prediction": "c"}]
     )
     with pytest.raises(
         StiltsError, match="test.de.1.jsonl: example 2 of subset 'test.de' was predicted twice"
     ):
-        read_predictions(tmp_path, "test.de", 3)
+        read_records(tmp_path, "test.de", 3)
 
 
 def test_submission_files_follow_xtreme_layout():

@@ -9,12 +9,14 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import pytest
 
 from fairseq_stilts.cli.report import main
 from fairseq_stilts.errors import StiltsError
-from fairseq_stilts.results.bootstrap import paired_bootstrap_ci
+from fairseq_stilts.grid.runs import RESULTS, run_dir
 from fairseq_stilts.results.categories import XTREME_TASKS, overall_score
+from fairseq_stilts.results.example_counts import counts_path, write_counts
 from fairseq_stilts.results.render import markdown
 from fairseq_stilts.results.report import AVERAGE, average_label, build_report
 from fairseq_stilts.results.row import Row, to_row
@@ -143,10 +145,20 @@ def test_task_scores_average_deltas_and_seed_statistics(store):
     assert average.std == pytest.approx(abs(mnli_avg[0] - mnli_avg[1]) / 2**0.5)
     # deltas against "none": difference of seed means
     assert ("none", "xnli") not in report.deltas
-    assert report.deltas["mnli", "xnli"] == pytest.approx((79.0 + 81.0) / 2 - (75.0 + 77.0) / 2)
-    assert report.deltas["mnli-multilingual", "xnli"] == pytest.approx((82.0 + 83.0) / 2 - 76.0)
+    assert report.deltas["mnli", "xnli"].value == pytest.approx((79.0 + 81.0) / 2 - 76.0)
+    assert report.deltas["mnli-multilingual", "xnli"].value == pytest.approx(
+        (82.0 + 83.0) / 2 - 76.0
+    )
     none_avg = [(75.0 + 65.0 + 85.0 + 45.0) / 4, (77.0 + 67.0 + 86.0 + 47.0) / 4]
-    assert report.deltas["mnli", AVERAGE] == pytest.approx(sum(mnli_avg) / 2 - sum(none_avg) / 2)
+    assert report.deltas["mnli", AVERAGE].value == pytest.approx(
+        sum(mnli_avg) / 2 - sum(none_avg) / 2
+    )
+    # per-language deltas: seed means of the language score, setting minus baseline
+    assert report.language_deltas["mnli", "xnli"]["de"].value == pytest.approx(75.0 - 71.0)
+    assert report.language_deltas["mnli-multilingual", "xquad"]["de"].value == pytest.approx(
+        ((61.0 + 71.0) / 2 + (63.0 + 73.0) / 2) / 2 - ((50.0 + 60.0) / 2 + (52.0 + 62.0) / 2) / 2
+    )
+    assert set(report.language_deltas["mnli", "tatoeba"]) == {"de", "fr"}
     # per-language table: mean over seeds, non-official metrics too
     assert report.language_tables["udpos", "token_accuracy"]["none"] == {
         "en": (95.0 + 96.0) / 2,
@@ -188,7 +200,7 @@ def test_categories_and_the_xtreme_score_only_with_every_task():
     assert report.seed_scores["none", "question answering"] == {1: 40.0}
     assert report.seed_scores["none", "sentence retrieval"] == {1: 15.0}
     assert ("mnli", "sentence retrieval") not in report.seed_scores  # bucc is missing
-    assert report.deltas["mnli", "question answering"] == pytest.approx(2.0)
+    assert report.deltas["mnli", "question answering"].value == pytest.approx(2.0)
     # mnli lacks bucc: the average is over the eight tasks both have, and named partial
     assert set(report.average_tasks) == set(XTREME_TASKS) - {"bucc"}
     assert average_label(report) == "partial average (8 of 9 tasks)"
@@ -197,7 +209,11 @@ def test_categories_and_the_xtreme_score_only_with_every_task():
     text = markdown(report)
     assert "## XTREME categories" in text
     assert "| none | 75.00 (n=1) | 75.00 (n=1) | 40.00 (n=1) | 15.00 (n=1) |" in text
-    assert "| mnli | +2.00 | +2.00 | +2.00 |  |" in text
+    # one seed, no per-example counts: the interval has no width, and excludes zero
+    assert (
+        "| mnli | +2.00 [+2.00, +2.00]* | +2.00 [+2.00, +2.00]* | +2.00 [+2.00, +2.00]* |  |"
+        in text
+    )
     scores[("mnli", 1, "bucc")] = 22.0
     complete = build_report(_rows(scores))
     assert average_label(complete) == "XTREME score"
@@ -206,37 +222,28 @@ def test_categories_and_the_xtreme_score_only_with_every_task():
     assert not any("no XTREME score" in note for note in complete.notes)
 
 
-def test_english_vs_multilingual_paired_bootstrap(store):
+def test_english_vs_multilingual_per_language_and_task(store):
     report = build_report(read_rows(store), english="mnli", multilingual="mnli-multilingual")
     by_task = {c.target: c for c in report.comparisons}
     xnli = by_task["xnli"]
     # per language, seeds averaged: en (85+85)/2 - (84+86)/2 = 0, de (79+81)/2 - (74+76)/2 = 5
-    assert xnli.languages == ("de", "en")
-    assert xnli.difference == pytest.approx(
-        ((85.0 + 85.0) / 2 - (84.0 + 86.0) / 2 + (79.0 + 81.0) / 2 - (74.0 + 76.0) / 2) / 2
-    )
-    assert xnli.difference == pytest.approx(xnli.multilingual - xnli.english)
-    # two languages: resampled means are 0, 2.5 or 5; the 95% interval spans 0..5
-    assert (xnli.low, xnli.high) == (0.0, 5.0)
+    assert list(xnli.languages) == ["de", "en"]
+    assert xnli.languages["en"].value == pytest.approx(0.0)
+    assert xnli.languages["de"].value == pytest.approx(5.0)
+    assert xnli.difference.value == pytest.approx(2.5)
+    assert xnli.difference.value == pytest.approx(xnli.multilingual - xnli.english)
+    # no per-example counts: only the seeds vary. A drawn seed brings all of a task's languages,
+    # so English-only's mean is 79, 80 or 81 and multilingual's 82, 82.5 or 83
+    assert 1.0 <= xnli.difference.low < 2.5 < xnli.difference.high <= 4.0
+    assert report.fixed_languages["xnli"] == ["de", "en"]
     xquad = by_task["xquad"]
     # language score (EM + F1) / 2: en 80 -> 81, de 60 -> 67
-    assert xquad.difference == pytest.approx(((81.0 - 80.0) + (67.0 - 60.0)) / 2)
-    assert xquad.low <= xquad.difference <= xquad.high
-    # tatoeba: every language gains the same, de (60+56)/2 - (50+54)/2 = fr (50+46)/2 - (40+44)/2
+    assert xquad.difference.value == pytest.approx(((81.0 - 80.0) + (67.0 - 60.0)) / 2)
+    assert xquad.difference.low <= xquad.difference.value <= xquad.difference.high
     tatoeba = by_task["tatoeba"]
-    assert tatoeba.difference == pytest.approx(6.0)
-    assert tatoeba.low == pytest.approx(6.0) and tatoeba.high == pytest.approx(6.0)
-
-
-def test_bootstrap_contains_estimate_is_seeded_and_collapses():
-    multi = [70.0, 64.0, 81.0, 55.0, 60.0]
-    english = [68.0, 65.0, 75.0, 50.0, 61.0]
-    estimate, low, high = paired_bootstrap_ci(multi, english, resamples=2000, seed=3)
-    assert estimate == pytest.approx((2.0 - 1.0 + 6.0 + 5.0 - 1.0) / 5)
-    assert low < estimate < high
-    assert paired_bootstrap_ci(multi, english, resamples=2000, seed=3) == (estimate, low, high)
-    same = paired_bootstrap_ci([3.0, 5.5, 9.0], [1.0, 3.5, 7.0], resamples=500, seed=1)
-    assert same == pytest.approx((2.0, 2.0, 2.0))
+    assert tatoeba.difference.value == pytest.approx(6.0)
+    # per-seed task means: English-only 45 or 49, multilingual 55 or 51
+    assert 2.0 <= tatoeba.difference.low < 6.0 < tatoeba.difference.high <= 10.0
 
 
 def test_corrupt_lines_are_reported_and_skipped(jsonl_store):
@@ -288,10 +295,18 @@ def test_cli_writes_markdown_csv_and_plots(store, tmp_path, capsys):
         "languages_udpos_token_accuracy.csv",
     ):
         assert (out / name).is_file(), name
-    for name in ("delta_heatmap.png", "english_vs_multilingual.png"):
-        data = (out / name).read_bytes()
-        assert data.startswith(b"\x89PNG") and len(data) > 1000
-        assert f"wrote {out / name}" in printed
+    for stem in (
+        "task_deltas",
+        "english_vs_multilingual",
+        "category_scores",
+        "multilingual_minus_english",
+        "language_deltas/mnli",
+        "language_deltas/mnli-multilingual",
+    ):
+        png, svg = out / "figures" / f"{stem}.png", out / "figures" / f"{stem}.svg"
+        assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 1000
+        assert b"<svg" in svg.read_bytes()[:1000]
+        assert f"wrote {png}" in printed and f"figures/{stem}.png" in printed
     with open(out / "task_scores.csv") as handle:
         table = {(r["setting"], r["task"]): r for r in csv.DictReader(handle)}
     assert float(table["mnli", "xnli"]["mean"]) == pytest.approx((79.0 + 81.0) / 2)
@@ -321,3 +336,23 @@ def test_cli_help_names_both_formats(capsys):
     assert exit_info.value.code == 0
     printed = " ".join(capsys.readouterr().out.split())
     assert "JSON lines (.jsonl) or SQLite (.sqlite, .sqlite3, .db)" in printed
+
+
+def test_cli_reads_the_grid_runs_counts_and_warns_on_a_bad_file(tmp_path, capsys):
+    grid = tmp_path / "grid"
+    store = write_store(grid / "results.jsonl")
+    rng = np.random.default_rng(0)
+    for row in make_rows():
+        if row["target"] == "xnli" and row["language"] == "en":
+            path = counts_path(run_dir(grid, row["run"]) / RESULTS)
+            hits = (rng.random(200) < row["value"] / 100).astype(float)
+            both = {"ncorrect": hits, "nsentences": np.ones(200)}
+            write_counts(path, {"en": both, "de": both})
+    bad = counts_path(run_dir(grid, "none-xquad-s1") / RESULTS)
+    bad.parent.mkdir(parents=True)
+    bad.write_text("garbage")
+    main([str(store), "--out", str(tmp_path / "report")])
+    printed, warned = capsys.readouterr()
+    assert f"warning: {bad}: not a readable per-example counts file" in warned
+    assert "xnli:" not in printed.split("## How the intervals are computed")[1].split("##")[0]
+    assert "udpos: de en" in printed  # no counts there: seeds only, and said so

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import fairseq
+from conftest import assert_counts_give_rows, fairseq
 
 from fairseq_stilts.cli import retrieve as retrieve_cli
 from fairseq_stilts.cli.evaluate import evaluate
@@ -241,11 +241,14 @@ def test_stilts_retrieve_tatoeba_and_bucc_on_the_pretrained_model(tiny_model, tm
     checkpoint = tiny_model / "model.pt"
     rows = _retrieve("tatoeba", checkpoint, tiny_model, tmp_path / "t.json")
     _check_rows(rows, "tatoeba", TATOEBA_LANGS, ["accuracy"], checkpoint, 1, "mean")
+    assert_counts_give_rows(rows, tmp_path / "t.examples.npz")
     for row in rows:  # 40 queries each
         assert round(row["value"] * 40 / 100, 6).is_integer()
     rows = _retrieve("bucc", checkpoint, tiny_model, tmp_path / "b.json", "--languages", "fr")
     metrics = ["bucc_f1", "bucc_precision", "bucc_recall"]
     _check_rows(rows, "bucc", ["fr"], metrics, checkpoint, 1, "mean")
+    f1_rows = [row for row in rows if row["metric"] == "bucc_f1"]
+    assert_counts_give_rows(f1_rows, tmp_path / "b.examples.npz")
     assert len({row["threshold"] for row in rows}) == 1
     out = capsys.readouterr().out
     assert "bucc_f1" in out and "mean" in out and str(tmp_path / "b.json") in out

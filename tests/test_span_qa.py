@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import fairseq, printed_stats
+from conftest import assert_counts_give_rows, fairseq, printed_stats
 
 from fairseq_stilts.cli.evaluate import evaluate
 from fairseq_stilts.data.prepare.encoder import PieceEncoder
@@ -438,9 +438,10 @@ def test_text_scores_from_fairseq_validate_equal_the_official_rules(task, tiny_m
         assert float(stats[subset][f"{subset}_f1"]) == pytest.approx(f1, abs=1e-3)
     assert any(float(stats[s][f"{s}_f1"]) > 0 for s in subsets)  # it learned something from SQuAD
     submission = tmp_path / "submission"
-    rows = evaluate(
-        task, data, tmp_path / "ckpt" / "checkpoint_best.pt", cpu=True, predictions=submission
-    )
+    counts = tmp_path / "results.examples.npz"
+    checkpoint = tmp_path / "ckpt" / "checkpoint_best.pt"
+    rows = evaluate(task, data, checkpoint, cpu=True, predictions=submission, counts=counts)
+    assert_counts_give_rows(rows, counts)
     for row in rows:
         subset = f"test.{row['language']}"
         assert row["value"] == pytest.approx(float(stats[subset][f"{subset}_{row['metric']}"]))

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import fairseq, train_args
+from conftest import assert_counts_give_rows, fairseq, train_args
 from fairseq import checkpoint_utils
 from fairseq.data import Dictionary, data_utils
 from seqeval.metrics.sequence_labeling import get_entities
@@ -269,7 +269,9 @@ def test_udpos_trains_and_validates_per_language(tmp_path, tiny_model, prepared)
 
     # stilts-eval writes XTREME's tag files: the raw files' sentences, one tag per token
     out = tmp_path / "predictions"
-    rows = evaluate("udpos", data, checkpoint, "test", cpu=True, predictions=out)
+    counts = tmp_path / "results.examples.npz"
+    rows = evaluate("udpos", data, checkpoint, "test", cpu=True, predictions=out, counts=counts)
+    assert_counts_give_rows(rows, counts)
     reported = {(row["language"], row["metric"]): row["value"] for row in rows}
     assert sorted(p.name for p in out.iterdir()) == [
         f"test-{x}.tsv" for x in ("de", "en", "es", "fr")
@@ -372,7 +374,14 @@ def test_a_sentence_split_into_pieces_is_scored_whole(tmp_path, tiny_model):
         str(out),
     )
     lines = [json.loads(line) for line in (out / "valid.0.jsonl").read_text().splitlines()]
-    assert sorted(lines, key=lambda line: line["id"]) == [
-        {"id": 0, "prediction": predicted[0]},
-        {"id": 1, "prediction": predicted[1]},
+    lines.sort(key=lambda line: line["id"])
+    assert [(line["id"], line["prediction"]) for line in lines] == [
+        (0, predicted[0]),
+        (1, predicted[1]),
     ]
+    # each whole sentence's counts: the long one's entity counted once
+    for line, gold_tags, tags in zip(lines, gold, predicted, strict=True):
+        (chunks,) = sentence_chunk_counts([gold_tags], [tags])
+        assert line["counts"]["chunks_gold"] == chunks.gold
+        assert line["counts"]["chunks_correct"] == chunks.correct
+        assert line["counts"]["token_total"] == len(gold_tags)

@@ -4,7 +4,8 @@ Phase 1 pretrains a tiny XLM-R-shaped model with masked LM. The grid (stilts-gri
 executor) then compares three intermediate settings: none, MNLI in English, and MNLI in English,
 German, Spanish and French (XNLI-MT translations); each is followed by phase 3 on English XNLI and
 PAWS-X with zero-shot evaluation in every language, and by Tatoeba retrieval; two seeds each.
-stilts-report then prints the table and writes the plots.
+stilts-report then prints the report (its opening paragraph, the tables with intervals) and
+writes the figures.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ value, checkpoint and the data manifest's hash. UDPOS reports two metrics: ``seq
 index (multiple choice) or, a blank line between sentences, a tag per line (tagging), in the
 examples' order; ``test-<lang>.json`` mapping question id to answer text (span QA). A language
 whose test file came without gold labels (as XTREME's download ships them) gets its submission
-file and no row.
+file and no row. Each scored example's counts (what its metrics are summed from) go beside the
+results JSON as ``<results>.examples.npz``, for the report's bootstrap over examples.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from fairseq_stilts.data.prepare.manifest import MANIFEST, read_manifest
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.progress import progress as progress_bar
 from fairseq_stilts.registry import Family, get_family, get_spec
+from fairseq_stilts.results.example_counts import columns, counts_path, write_counts
 from fairseq_stilts.runtime import file_sha256, run_fairseq
 from fairseq_stilts.writes import write_atomic, write_folder
 
@@ -40,11 +42,13 @@ def evaluate(
     extra: list[str] | None = None,
     log: Path | None = None,
     progress: bool = False,
+    counts: Path | None = None,
 ) -> list[dict]:
     """Per-language metric rows for ``checkpoint`` on the prepared ``data`` folder; with
-    ``predictions``, also that folder of XTREME submission files. ``extra`` options go to
-    fairseq-validate as they are; its output is kept in ``log`` (default: beside the
-    checkpoint) and, with ``progress``, shown as it comes."""
+    ``predictions``, also that folder of XTREME submission files, and with ``counts`` that file
+    of each scored example's counts (:mod:`~fairseq_stilts.results.example_counts`). ``extra``
+    options go to fairseq-validate as they are; its output is kept in ``log`` (default: beside
+    the checkpoint) and, with ``progress``, shown as it comes."""
     spec = get_spec(task)
     spec.require_trainable()
     family = get_family(spec.family)
@@ -79,21 +83,28 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="stilts-predictions.") as raw:
         run_fairseq("fairseq-validate", [*args, "--predictions-dir", raw], log, echo=progress)
         stats = {subset: read_metrics(Path(raw), subset) for subset in subsets}
-        if predictions is not None:
-            pairs = progress_bar(
-                list(zip(languages, subsets, strict=True)),
-                desc="submission files",
-                unit="languages",
-                quiet=not progress,
-            )
-            files = {
-                submission_name(family, split, lang): family.submission_text(
-                    read_predictions(Path(raw), subset, manifest.subsets[subset].count)
-                )
-                for lang, subset in pairs
-            }
+        pairs = progress_bar(
+            list(zip(languages, subsets, strict=True)),
+            desc="reading predictions",
+            unit="languages",
+            quiet=not progress,
+        )
+        records = {
+            lang: read_records(Path(raw), subset, manifest.subsets[subset].count)
+            for lang, subset in pairs
+        }
     if predictions is not None:
+        files = {
+            submission_name(family, split, lang): family.submission_text(
+                [record["prediction"] for record in records[lang]]
+            )
+            for lang in languages
+        }
         write_folder(Path(predictions), files)
+    if counts is not None:
+        scored = [lang for lang in languages if manifest.subsets[f"{split}.{lang}"].labelled]
+        found = {lang: columns([r.get("counts", {}) for r in records[lang]]) for lang in scored}
+        write_counts(counts, found)
     rows = []
     for lang, subset in zip(languages, subsets, strict=True):
         if not manifest.subsets[subset].labelled:
@@ -126,10 +137,10 @@ def read_metrics(folder: Path, subset: str) -> dict[str, float]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def read_predictions(folder: Path, subset: str, count: int) -> list:
-    """The predictions of ``subset``'s ``count`` examples in order, merged from the rank files
-    ``<subset>.<rank>.jsonl`` that ``--predictions-dir`` wrote."""
-    by_id: dict[int, object] = {}
+def read_records(folder: Path, subset: str, count: int) -> list[dict]:
+    """The records (prediction and counts) of ``subset``'s ``count`` examples in order, merged
+    from the rank files ``<subset>.<rank>.jsonl`` that ``--predictions-dir`` wrote."""
+    by_id: dict[int, dict] = {}
     for path in sorted(folder.glob(f"{glob.escape(subset)}.*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)
@@ -137,7 +148,7 @@ def read_predictions(folder: Path, subset: str, count: int) -> list:
                 raise StiltsError(
                     f"{path}: example {record['id']} of subset {subset!r} was predicted twice"
                 )
-            by_id[record["id"]] = record["prediction"]
+            by_id[record["id"]] = record
     if sorted(by_id) != list(range(count)):
         missing = sorted(set(range(count)) - set(by_id))
         raise StiltsError(
@@ -228,6 +239,7 @@ def main(argv: list[str] | None = None) -> None:
         extra=extra,
         log=out.with_suffix(".log"),
         progress=not args.quiet,
+        counts=counts_path(out),
     )
     write_atomic(out, json.dumps(rows, indent=2) + "\n")
     if rows:

@@ -6,8 +6,9 @@ each language: Tatoeba accuracy (each English line queries the other language's 
 does); BUCC margin mining with the threshold tuned on dev gold and applied to test (F1,
 precision, recall). Each language's XTREME submission file is written too: a language whose test
 gold XTREME's download hides (Tatoeba's English side sorted, BUCC's test gold deleted) gets its
-file and no score. All input is read and checked before any embedding; the results JSON and the
-submission folder are written at the end, atomically.
+file and no score. All input is read and checked before any embedding; the results JSON, the
+submission folder and the per-example counts (``<results>.examples.npz``: Tatoeba's hits per
+query, BUCC's pairs per source sentence) are written at the end, atomically.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fairseq_stilts.cli.main import LanguageList, argument_parser, cli
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.families.retrieval.retrievers import RETRIEVERS, get_retriever, read_test_sets
 from fairseq_stilts.registry import get_spec
+from fairseq_stilts.results.example_counts import columns, counts_path, write_counts
 from fairseq_stilts.writes import write_atomic, write_folder
 
 
@@ -32,6 +34,7 @@ class Retrieval:
     rows: list[dict] = field(default_factory=list)
     predictions: dict[str, str] = field(default_factory=dict)
     unlabelled: list[str] = field(default_factory=list)  # predicted, no gold to score against
+    counts: dict[str, dict[str, list]] = field(default_factory=dict)  # language -> sum -> counts
 
 
 def retrieve(
@@ -84,6 +87,7 @@ def retrieve(
         if predicted.scores is None:
             result.unlabelled.append(lang)
             continue
+        result.counts[lang] = columns(predicted.counts)
         for metric, value in predicted.scores.items():
             result.rows.append(_row(task, lang, "test", metric, value, common | predicted.details))
     return result
@@ -163,6 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     write_folder(
         predictions, {f"test-{lang}.tsv": text for lang, text in result.predictions.items()}
     )
+    write_counts(counts_path(out), result.counts)
     write_atomic(out, json.dumps(result.rows, indent=2) + "\n")
     if result.rows:
         print(format_table(result.rows))

@@ -7,11 +7,14 @@ metrics are derived: exact across batches and data-parallel ranks.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from fairseq.criterions import FairseqCriterion
 from fairseq.logging import metrics
+
+from fairseq_stilts.metrics.sums import SUM_METRICS, metric_from_sums
 
 
 class LabelCrossEntropyCriterion(FairseqCriterion):
@@ -20,35 +23,32 @@ class LabelCrossEntropyCriterion(FairseqCriterion):
     scores (``forward``) and name the predictions."""
 
     def scored(self, model, sample, logits):
-        """Loss, sample size and logging output of ``logits`` (batch x classes); in eval mode the
-        predictions are also recorded."""
-        if not model.training:
-            self.task.record_predictions(sample["id"], self.predictions(logits))
-        return self.cross_entropy(logits, sample)
-
-    def predictions(self, logits) -> list:
-        raise NotImplementedError
-
-    @staticmethod
-    def cross_entropy(logits, sample):
-        """Summed cross-entropy of ``logits`` (batch x classes) and the logging output."""
+        """Summed cross-entropy of ``logits`` (batch x classes), the sample size and the logging
+        output; in eval mode the predictions and each example's counts are also recorded."""
         targets = sample["target"].view(-1)
         lprobs = F.log_softmax(logits, dim=-1, dtype=torch.float32)
         loss = F.nll_loss(lprobs, targets, reduction="sum")
+        hits = lprobs.argmax(dim=-1) == targets
         n = targets.numel()
+        if not model.training:
+            counts = [{"ncorrect": int(hit), "nsentences": 1} for hit in hits.tolist()]
+            self.task.record_predictions(sample["id"], self.predictions(logits), counts)
         logging_output = {
             "loss": loss.data,
             "ntokens": sample["ntokens"],
             "nsentences": n,
             "sample_size": n,
-            "ncorrect": (lprobs.argmax(dim=-1) == targets).sum().item(),
+            "ncorrect": hits.sum().item(),
         }
         return loss, n, logging_output
+
+    def predictions(self, logits) -> list:
+        raise NotImplementedError
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:
         log_loss_and_sums(logging_outputs, ("ncorrect", "nsentences"))
-        metrics.log_derived("accuracy", _accuracy)
+        metrics.log_derived("accuracy", derived("accuracy"))
 
     @staticmethod
     def logging_outputs_can_be_summed() -> bool:
@@ -74,6 +74,7 @@ def logged_sum(meters, key: str) -> float:
     return float(meters[f"_{key}"].sum)
 
 
-def _accuracy(meters) -> float:
-    correct, total = logged_sum(meters, "ncorrect"), logged_sum(meters, "nsentences")
-    return round(100.0 * correct / max(total, 1.0), 4)
+def derived(metric: str) -> Callable[[dict], float]:
+    """The function of the meters that ``log_derived`` takes for ``metric`` (metrics/sums.py)."""
+    names = SUM_METRICS[metric].sums
+    return lambda meters: metric_from_sums(metric, {n: logged_sum(meters, n) for n in names})

@@ -222,11 +222,13 @@ class StiltsTask(FairseqTask):
 
     # Predictions and metrics of evaluated subsets
 
-    def record_predictions(self, ids, values: list) -> None:
-        """Append ``{"id": id, "prediction": value}`` JSON lines for the subset being evaluated.
+    def record_predictions(self, ids, values: list, counts: list[dict] | None = None) -> None:
+        """Append ``{"id": id, "prediction": value, "counts": {...}}`` JSON lines for the subset
+        being evaluated.
 
         ``ids`` (a tensor or a list of ints) are example indices in the subset, ``values`` any
-        JSON values, one per id. Written to ``--predictions-dir``/``<subset>.<rank>.jsonl``, which
+        JSON values, one per id; ``counts``, one per id, the example's share of the sums its
+        metrics derive from (:mod:`fairseq_stilts.metrics.sums`). Written to ``--predictions-dir``/``<subset>.<rank>.jsonl``, which
         the first record of each pass over the subset starts afresh; a no-op without
         ``--predictions-dir``. Criteria call it in eval mode. (In multi-GPU fairseq-train, a
         rank short of batches re-runs fairseq's dummy batch, so its ids can appear twice.)
@@ -238,14 +240,17 @@ class StiltsTask(FairseqTask):
                 "--predictions-dir: the batches being evaluated are not from a subset of this task"
             )
         ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
-        if len(ids) != len(values):
-            raise ValueError(f"{len(ids)} ids but {len(values)} predictions")
+        counts = counts if counts is not None else [None] * len(ids)
+        if not len(ids) == len(values) == len(counts):
+            raise ValueError(f"{len(ids)} ids, {len(values)} predictions, {len(counts)} counts")
         rank = distributed_utils.get_global_rank()
         path = Path(self.cfg.predictions_dir, f"{self._evaluated}.{rank}.jsonl")
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w" if self._truncate else "a", encoding="utf-8") as handle:
-            for i, value in zip(ids, values, strict=True):
-                handle.write(json.dumps({"id": int(i), "prediction": value}, ensure_ascii=False))
+            for i, value, count in zip(ids, values, counts, strict=True):
+                record = {"id": int(i), "prediction": value}
+                record |= {"counts": count} if count is not None else {}
+                handle.write(json.dumps(record, ensure_ascii=False))
                 handle.write("\n")
         self._truncate = False
 

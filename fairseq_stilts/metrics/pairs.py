@@ -7,7 +7,7 @@ gold set (the rule :func:`fairseq_stilts.metrics.retrieval.pair_scores` applies 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import TypeVar
 
 Pair = TypeVar("Pair")
@@ -29,3 +29,21 @@ def pair_set_scores(predicted: Collection[Pair], gold: Collection[Pair]) -> dict
         "n_gold": len(gold),
         "n_correct": correct,
     }
+
+
+def pair_counts_by_source(
+    predicted: Collection[tuple[str, str]],
+    gold: Collection[tuple[str, str]],
+    sources: Iterable[str],
+) -> list[dict[str, int]]:
+    """Per source sentence (``sources``, then any other source of a pair), its distinct predicted,
+    gold and correct pairs: summed, the counts behind :func:`pair_set_scores`."""
+    predicted, gold = set(predicted), set(gold)
+    order = list(dict.fromkeys([*sources, *(s for s, _ in predicted | gold)]))
+    counts = {s: {"pairs_predicted": 0, "pairs_gold": 0, "pairs_correct": 0} for s in order}
+    for source, _ in predicted:
+        counts[source]["pairs_predicted"] += 1
+    for pair in gold:
+        counts[pair[0]]["pairs_gold"] += 1
+        counts[pair[0]]["pairs_correct"] += pair in predicted
+    return [counts[s] for s in order]

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 from seqeval.metrics.sequence_labeling import get_entities
 
+from fairseq_stilts.metrics.sums import micro_f1
+
 Sentence = Sequence[str]
 
 
@@ -67,10 +69,7 @@ class ChunkCounts:
 
 def f1_from_counts(predicted: int, gold: int, correct: int) -> float:
     """seqeval's micro F1 (x100) from summed counts: 2PR/(P+R), which is 2c/(p+g)."""
-    if correct == 0:
-        return 0.0
-    precision, recall = correct / predicted, correct / gold
-    return 100.0 * 2 * precision * recall / (precision + recall)
+    return float(micro_f1(predicted, gold, correct))
 
 
 def _check(references: Sequence[Sentence], predictions: Sequence[Sentence]) -> None:

@@ -8,18 +8,22 @@ has (named in ``average_tasks``): the XTREME score when those are all nine tasks
 partial average, named so (:func:`average_label`) with the missing tasks in the notes. Seeds
 lacking one of the tasks are left out of the average. Settings are then summarised by the mean
 and std (ddof=1) over seeds, and deltas are differences of seed means against the baseline
-setting (no intermediate training).
+setting (no intermediate training), per task, category and language. Every score and delta
+carries a 95% interval from the bootstrap over test examples and seeds (resampling.py).
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from fairseq_stilts.errors import StiltsError
-from fairseq_stilts.results.bootstrap import paired_bootstrap_ci
 from fairseq_stilts.results.categories import CATEGORIES, XTREME_TASKS, category_scores
+from fairseq_stilts.results.example_counts import Counts
+from fairseq_stilts.results.resampling import Estimate, TaskDraws, estimate, resample_task
 from fairseq_stilts.results.row import Row
 from fairseq_stilts.results.scores import (
     Summary,
@@ -37,15 +41,14 @@ AVERAGE = "average"
 
 @dataclass(frozen=True)
 class Comparison:
-    """Multilingual minus English-only intermediate training on one task, paired by language."""
+    """Multilingual minus English-only intermediate training on one task, over the languages
+    both have: per language and for the task score (seed means, with intervals)."""
 
     target: str
-    languages: tuple[str, ...]
+    languages: dict[str, Estimate]
     english: float
     multilingual: float
-    difference: float
-    low: float
-    high: float
+    difference: Estimate
 
 
 @dataclass
@@ -63,10 +66,16 @@ class Report:
     language_tables: dict[tuple[str, str], dict[str, dict[str, float]]]  # (target, metric)
     seed_scores: dict[tuple[str, str], dict[int, float]]  # (setting, task) -> seed -> score
     summaries: dict[tuple[str, str], Summary]
-    deltas: dict[tuple[str, str], float]
+    intervals: dict[tuple[str, str], Estimate]  # the summaries' means with their intervals
+    deltas: dict[tuple[str, str], Estimate]
+    language_deltas: dict[tuple[str, str], dict[str, Estimate]]  # (setting, task) vs baseline
+    resamples: int
+    fixed_languages: dict[str, list[str]]  # task -> languages without per-example counts
     english: str | None = None
     multilingual: str | None = None
     comparisons: list[Comparison] = field(default_factory=list)
+    # multilingual minus English-only per category and for AVERAGE
+    category_comparisons: dict[str, Estimate] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -76,10 +85,13 @@ def build_report(
     baseline: str = "none",
     english: str | None = None,
     multilingual: str | None = None,
-    resamples: int = 10_000,
+    resamples: int = 1_000,
     seed: int = 0,
+    counts: Mapping[tuple[str, int, str, str], Counts] | None = None,
 ) -> Report:
-    """The report of ``rows`` on ``split``; English vs multilingual only when both are named."""
+    """The report of ``rows`` on ``split``; English vs multilingual only when both are named.
+    ``counts`` are the runs' per-example counts, (setting, seed, target, language) -> counts;
+    where a run has none its scores vary only with the seeds in the bootstrap."""
     rows = latest(rows, split)
     if not rows:
         raise StiltsError(f"no results rows for split {split!r}")
@@ -105,7 +117,11 @@ def build_report(
         language_tables=_language_tables(rows, targets),
         seed_scores={},
         summaries={},
+        intervals={},
         deltas={},
+        language_deltas={},
+        resamples=resamples,
+        fixed_languages={},
         english=english,
         multilingual=multilingual,
     )
@@ -121,15 +137,8 @@ def build_report(
     _add_categories(report)
     for key, by_seed in report.seed_scores.items():
         report.summaries[key] = summarize(by_seed[s] for s in sorted(by_seed))
-    for (setting, task), summary in report.summaries.items():
-        base = report.summaries.get((baseline, task))
-        if setting != baseline and base is not None:
-            report.deltas[setting, task] = summary.mean - base.mean
-    if english is not None and multilingual is not None:
-        for task in tasks:
-            comparison = _compare(rows, task, english, multilingual, resamples, seed, report.notes)
-            if comparison is not None:
-                report.comparisons.append(comparison)
+    _add_intervals(report, rows, counts or {}, seed)
+    return report
     return report
 
 
@@ -216,36 +225,128 @@ def _add_average(report: Report) -> None:
             }
 
 
-def _compare(
+def _resample_tasks(
+    report: Report,
     rows: list[Row],
-    task: str,
-    english: str,
-    multilingual: str,
-    resamples: int,
+    counts: Mapping[tuple[str, int, str, str], Counts],
     seed: int,
-    notes: list[str],
-) -> Comparison | None:
-    """Seed-mean language scores of both settings, paired over their common languages."""
-    means: dict[str, dict[str, float]] = {}
-    scores = language_scores(rows, task)
-    for setting in (english, multilingual):
-        per_lang: dict[str, list[float]] = {}
-        for (name, _), by_lang in scores.items():
-            if name == setting:
-                for lang, score in by_lang.items():
-                    per_lang.setdefault(lang, []).append(score)
-        means[setting] = {lang: statistics.fmean(v) for lang, v in per_lang.items()}
-    common = sorted(set(means[english]) & set(means[multilingual]))
-    unpaired = sorted(set(means[english]) ^ set(means[multilingual]))
-    if unpaired:
-        notes.append(
-            f"{task}: language(s) {', '.join(unpaired)} scored under only one of {english}, {multilingual}; left out of the comparison"
+) -> tuple[dict[tuple[str, str], np.ndarray], dict[str, TaskDraws], dict[str, dict]]:
+    """Each task's resampled scores: per (setting, task), per task and language, and the seed
+    means per task of each (setting, language) score."""
+    draws: dict[tuple[str, str], np.ndarray] = {}
+    by_language: dict[str, TaskDraws] = {}
+    means: dict[str, dict[tuple[str, str], float]] = {}  # task -> (setting, lang) -> seed mean
+    for task in report.tasks:
+        scores = language_scores(rows, task)
+        found = {(s, seed_, lang): c for (s, seed_, t, lang), c in counts.items() if t == task}
+        prepared = {row.data_manifest_sha256 for row in rows if row.target == task}
+        if len(prepared) > 1 and found:
+            report.notes.append(
+                f"{task}: the runs were evaluated on differently prepared data (manifest hashes "
+                "differ): examples are not paired, intervals reflect the seeds only"
+            )
+            found = {}
+        resampled = resample_task(
+            task, scores, found, official_metrics(task), report.resamples, seed
         )
-    if not common:
+        by_language[task] = resampled
+        if resampled.fixed_languages:
+            report.fixed_languages[task] = resampled.fixed_languages
+        draws |= {(setting, task): values for setting, values in resampled.setting.items()}
+        per_seed: dict[tuple[str, str], list[float]] = {}
+        for (setting, _), by_lang in scores.items():
+            for lang, value in by_lang.items():
+                per_seed.setdefault((setting, lang), []).append(value)
+        means[task] = {key: statistics.fmean(v) for key, v in per_seed.items()}
+    return draws, by_language, means
+
+
+def _add_intervals(
+    report: Report,
+    rows: list[Row],
+    counts: Mapping[tuple[str, int, str, str], Counts],
+    seed: int,
+) -> None:
+    """Intervals of every score and delta, per-language deltas and the English-vs-multilingual
+    comparison, from the bootstrap over examples and seeds."""
+    draws, by_language, means = _resample_tasks(report, rows, counts, seed)
+    for setting in report.settings:
+        groups = {c: CATEGORIES[c] for c in report.categories}
+        if (setting, AVERAGE) in report.summaries:
+            groups[AVERAGE] = tuple(report.average_tasks)
+        for name, tasks in groups.items():
+            if (setting, name) in report.summaries and all((setting, t) in draws for t in tasks):
+                draws[setting, name] = np.mean([draws[setting, t] for t in tasks], axis=0)
+    for key, summary in report.summaries.items():
+        report.intervals[key] = estimate(summary.mean, draws[key])
+    base = report.baseline
+    for (setting, task), summary in report.summaries.items():
+        if setting != base and (base, task) in report.summaries:
+            difference = draws[setting, task] - draws[base, task]
+            report.deltas[setting, task] = estimate(
+                summary.mean - report.summaries[base, task].mean, difference
+            )
+    for task in report.tasks:
+        for setting in report.settings:
+            if setting != base:
+                found = _paired(means[task], by_language[task], setting, base)
+                if found:
+                    report.language_deltas[setting, task] = found
+    if report.english is not None and report.multilingual is not None:
+        english, multilingual = report.english, report.multilingual
+        for key in [*report.categories, AVERAGE]:
+            if (english, key) in draws and (multilingual, key) in draws:
+                report.category_comparisons[key] = estimate(
+                    report.summaries[multilingual, key].mean - report.summaries[english, key].mean,
+                    draws[multilingual, key] - draws[english, key],
+                )
+        for task in report.tasks:
+            comparison = _compare(report, task, means[task], by_language[task])
+            if comparison is not None:
+                report.comparisons.append(comparison)
+
+
+def _paired(
+    means: Mapping[tuple[str, str], float], draws: TaskDraws, treated: str, control: str
+) -> dict[str, Estimate]:
+    """Language -> ``treated`` minus ``control`` (seed means), over the languages both have."""
+    languages = sorted(
+        {lang for s, lang in means if s == treated} & {lang for s, lang in means if s == control}
+    )
+    return {
+        lang: estimate(
+            means[treated, lang] - means[control, lang],
+            draws.language[treated, lang] - draws.language[control, lang],
+        )
+        for lang in languages
+    }
+
+
+def _compare(
+    report: Report,
+    task: str,
+    means: Mapping[tuple[str, str], float],
+    draws: TaskDraws,
+) -> Comparison | None:
+    """Multilingual minus English-only on ``task``, over the languages both settings have."""
+    english, multilingual = report.english, report.multilingual
+    languages = _paired(means, draws, multilingual, english)
+    unpaired = sorted({lang for s, lang in means if s in (english, multilingual)} - set(languages))
+    if unpaired:
+        report.notes.append(
+            f"{task}: language(s) {', '.join(unpaired)} scored under only one of {english}, "
+            f"{multilingual}; left out of the comparison"
+        )
+    if not languages:
         return None
-    eng = [means[english][lang] for lang in common]
-    multi = [means[multilingual][lang] for lang in common]
-    difference, low, high = paired_bootstrap_ci(multi, eng, resamples, seed)
+    difference = np.mean(
+        [draws.language[multilingual, lang] - draws.language[english, lang] for lang in languages],
+        axis=0,
+    )
     return Comparison(
-        task, tuple(common), statistics.fmean(eng), statistics.fmean(multi), difference, low, high
+        task,
+        languages,
+        statistics.fmean(means[english, lang] for lang in languages),
+        statistics.fmean(means[multilingual, lang] for lang in languages),
+        estimate(statistics.fmean(e.value for e in languages.values()), difference),
     )

@@ -20,6 +20,7 @@ from fairseq_stilts.families.retrieval.data import (
     read_bucc_language,
     read_tatoeba,
 )
+from fairseq_stilts.metrics.pairs import pair_counts_by_source
 from fairseq_stilts.registry import TaskSpec
 
 Embed = Callable[[Sequence[str]], Any]  # sentences -> rows of embeddings
@@ -33,6 +34,7 @@ class Prediction:
     submission: str
     scores: dict[str, float] | None
     details: dict[str, float] = field(default_factory=dict)
+    counts: list[dict[str, int]] = field(default_factory=list)  # per example (metrics/sums.py)
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,9 @@ def _tatoeba(pair: TatoebaPair, embed: Embed, device: str) -> Prediction:
     text = "".join(f"{index}\n" for index in predicted)
     if not pair.labelled:
         return Prediction(text, None)
-    return Prediction(text, {"accuracy": metrics.aligned_accuracy(predicted)})
+    hits = [int(index == line) for line, index in enumerate(predicted)]
+    counts = [{"ncorrect": hit, "nsentences": 1} for hit in hits]
+    return Prediction(text, {"accuracy": metrics.aligned_accuracy(predicted)}, counts=counts)
 
 
 def _bucc(language: BuccLanguage, embed: Embed, device: str) -> Prediction:
@@ -62,18 +66,17 @@ def _bucc(language: BuccLanguage, embed: Embed, device: str) -> Prediction:
         mined[name] = metrics.mine_pairs(part.source, source, part.target, target, device=device)
     if not language.labelled:
         threshold = metrics.optimize_threshold(mined["dev"], language.dev.gold)
-        return Prediction(_pairs_text(mined["test"], threshold), None)
+        return Prediction(_pairs_text(metrics.extracted_pairs(mined["test"], threshold)), None)
     found = metrics.bucc_scores(mined["dev"], language.dev.gold, mined["test"], language.test.gold)
     scores = {f"bucc_{key}": found[key] for key in ("f1", "precision", "recall")}
     details = {"threshold": found["threshold"], "dev_f1": found["dev_f1"]}
-    return Prediction(_pairs_text(mined["test"], found["threshold"]), scores, details)
+    pairs = metrics.extracted_pairs(mined["test"], found["threshold"])
+    counts = pair_counts_by_source(pairs, language.test.gold, language.test.source)
+    return Prediction(_pairs_text(pairs), scores, details, counts)
 
 
-def _pairs_text(mined: list, threshold: float) -> str:
+def _pairs_text(pairs: list[tuple[str, str]]) -> str:
     """BUCC's submission: the mined test pairs at the dev-tuned threshold, a pair per line."""
-    from fairseq_stilts.metrics import retrieval as metrics
-
-    pairs = metrics.extracted_pairs(mined, threshold)
     return "".join(f"{source}\t{target}\n" for source, target in pairs)
 
 

@@ -17,7 +17,7 @@ from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
 from fairseq.logging import metrics
 
-from fairseq_stilts.families.label_loss import log_loss_and_sums, logged_sum
+from fairseq_stilts.families.label_loss import derived, log_loss_and_sums
 from fairseq_stilts.families.span_qa import FAMILY
 from fairseq_stilts.families.span_qa.decode import WindowScores, decode_answer
 from fairseq_stilts.metrics.qa import QASums, question_scores
@@ -80,7 +80,7 @@ class SpanQACriterion(FairseqCriterion):
         """Decode every question of the batch and sum its EM and F1."""
         start, end = start.cpu().numpy(), end.cpu().numpy()
         total, first = QASums(), 0
-        texts = []
+        texts, counts = [], []
         for question, size in zip(sample["questions"], sample["group_sizes"].tolist(), strict=True):
             rows = slice(first, first + size)
             first += size
@@ -89,7 +89,8 @@ class SpanQACriterion(FairseqCriterion):
             exact, f1 = question_scores(text, question["answers"], lang)
             total += QASums(exact, f1, 1)
             texts.append({"question_id": question["id"], "text": text})
-        self.task.record_predictions(sample["id"].tolist(), texts)
+            counts.append({"qa_exact": exact, "qa_f1": f1, "qa_questions": 1})
+        self.task.record_predictions(sample["id"].tolist(), texts, counts)
         return {"qa_exact": total.exact_match, "qa_f1": total.f1, "qa_questions": total.count}
 
     def decode(self, question: dict, windows: np.ndarray, start, end) -> str:
@@ -113,14 +114,9 @@ class SpanQACriterion(FairseqCriterion):
     def reduce_metrics(logging_outputs) -> None:
         log_loss_and_sums(logging_outputs, SUMS)
         if sum(log.get("qa_questions", 0) for log in logging_outputs):  # decoded: evaluation
-            metrics.log_derived("exact_match", lambda m: _percent(m, "qa_exact"))
-            metrics.log_derived("f1", lambda m: _percent(m, "qa_f1"))
+            metrics.log_derived("exact_match", derived("exact_match"))
+            metrics.log_derived("f1", derived("f1"))
 
     @staticmethod
     def logging_outputs_can_be_summed() -> bool:
         return True
-
-
-def _percent(meters, key: str) -> float:
-    questions = logged_sum(meters, "qa_questions")
-    return round(100.0 * logged_sum(meters, key) / max(questions, 1.0), 4)

@@ -29,9 +29,9 @@ from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
 from fairseq.logging import metrics
 
-from fairseq_stilts.families.label_loss import log_loss_and_sums, logged_sum
+from fairseq_stilts.families.label_loss import derived, log_loss_and_sums
 from fairseq_stilts.families.tagging import FAMILY
-from fairseq_stilts.metrics.tagging import f1_from_counts, sentence_chunk_counts, token_counts
+from fairseq_stilts.metrics.tagging import sentence_chunk_counts, token_counts
 
 SUMS = ("token_correct", "token_total", "chunks_predicted", "chunks_gold", "chunks_correct")
 
@@ -59,14 +59,15 @@ class TaggingCriterion(FairseqCriterion):
         references, predictions = self.sentences(
             logits.argmax(dim=-1), target, mask, sample["group_sizes"]
         )
+        counts = sentence_counts(references, predictions)
         if not model.training:
-            self.task.record_predictions(sample["id"], predictions)
+            self.task.record_predictions(sample["id"], predictions, counts)
         logging_output = {
             "loss": loss.data,
             "ntokens": sample["ntokens"],
             "nsentences": len(references),
             "sample_size": n,
-            **tagging_sums(references, predictions),
+            **{key: sum(c[key] for c in counts) for key in SUMS},
         }
         return loss, n, logging_output
 
@@ -89,37 +90,29 @@ class TaggingCriterion(FairseqCriterion):
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:
         log_loss_and_sums(logging_outputs, SUMS)
-        metrics.log_derived("token_accuracy", _token_accuracy)
-        metrics.log_derived("seqeval_f1", _seqeval_f1)
+        metrics.log_derived("token_accuracy", derived("token_accuracy"))
+        metrics.log_derived("seqeval_f1", derived("seqeval_f1"))
 
     @staticmethod
     def logging_outputs_can_be_summed() -> bool:
         return True
 
 
-def tagging_sums(references: list[list[str]], predictions: list[list[str]]) -> dict[str, int]:
-    """Token and seqeval chunk counts summed over sentences (gold and predicted tag names)."""
-    sums = dict.fromkeys(SUMS, 0)
-    for counts in sentence_chunk_counts(references, predictions):
-        sums["chunks_predicted"] += counts.predicted
-        sums["chunks_gold"] += counts.gold
-        sums["chunks_correct"] += counts.correct
-    for reference, prediction in zip(references, predictions, strict=True):
-        correct, total = token_counts(reference, prediction)
-        sums["token_correct"] += correct
-        sums["token_total"] += total
-    return sums
-
-
-def _sum(meters, key: str) -> int:
-    return int(round(logged_sum(meters, key)))
-
-
-def _token_accuracy(meters) -> float:
-    correct, total = _sum(meters, "token_correct"), _sum(meters, "token_total")
-    return round(100.0 * correct / max(total, 1), 4)
-
-
-def _seqeval_f1(meters) -> float:
-    counts = (_sum(meters, k) for k in ("chunks_predicted", "chunks_gold", "chunks_correct"))
-    return round(f1_from_counts(*counts), 4)
+def sentence_counts(
+    references: list[list[str]], predictions: list[list[str]]
+) -> list[dict[str, int]]:
+    """Each sentence's token and seqeval chunk counts (gold and predicted tag names)."""
+    return [
+        {
+            "token_correct": tokens[0],
+            "token_total": tokens[1],
+            "chunks_predicted": chunks.predicted,
+            "chunks_gold": chunks.gold,
+            "chunks_correct": chunks.correct,
+        }
+        for chunks, tokens in zip(
+            sentence_chunk_counts(references, predictions),
+            map(token_counts, references, predictions),
+            strict=True,
+        )
+    ]
