@@ -34,4 +34,6 @@ quicktest: install
 bench: install
 	$(BIN)/python -m pip install -q -e ".[bench]"
 	$(BIN)/python benchmarks/classification_speed.py
+	$(BIN)/python benchmarks/classification_speed.py --bf16
 	$(BIN)/python benchmarks/prepare_speed.py
+	$(BIN)/python benchmarks/report_speed.py

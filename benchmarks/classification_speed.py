@@ -27,6 +27,10 @@ own ``get_batch_iterator`` (checked against ``wpb``), for HF recorded by the col
 others: share of the CPUs that other processes took meanwhile (/proc/stat); 2 OpenMP threads
 slow down many times over when another process holds a core, so rerun when it is not ~0%.
 A short run of (d) covers part of its first mega-batch (50 batches, sorted longest first).
+``--bf16``: (a), (c) and (d) train in bf16 autocast (the plugin's ``--bf16-autocast``, the
+Trainer's ``bf16=True``; weights and optimizer state fp32 in both), and (b) is replaced by (e) the
+plugin in fp32 (stock fairseq's ``--bf16`` implies ``--tpu``): a/d compares bf16 like for like,
+a/e is what bf16 gains the plugin.
 Needs ``accelerate`` for ``Trainer``.
 """
 
@@ -60,6 +64,12 @@ METHODS = (
     "(b) stock sentence_prediction, fairseq-train",
     "(c) HF Trainer, random",
     "(d) HF Trainer, group_by_length",
+)
+BF16_METHODS = (
+    "(a) plugin xnli, fairseq-train, bf16 autocast",
+    "(e) plugin xnli, fairseq-train, fp32",
+    "(c) HF Trainer, random, bf16",
+    "(d) HF Trainer, group_by_length, bf16",
 )
 SIZE = [
     "--encoder-layers",
@@ -151,8 +161,8 @@ def make_raw(raw: Path, model_dir: Path, examples: int, seed: int) -> None:
     (raw / "dev-en.tsv").write_text(rows(64))
 
 
-def fairseq_argv(method: str, data: Path, total: int, save_dir: Path) -> list[str]:
-    """fairseq-train arguments for (a) the plugin or (b) stock sentence_prediction."""
+def fairseq_argv(method: str, data: Path, total: int, save_dir: Path, bf16: bool) -> list[str]:
+    """fairseq-train arguments for (a) or (e) the plugin or (b) stock sentence_prediction."""
     from fairseq_stilts.runtime import USER_DIR
 
     common = [
@@ -180,9 +190,10 @@ def fairseq_argv(method: str, data: Path, total: int, save_dir: Path) -> list[st
         "--log-interval",
         "1",
     ]
-    if method == "a":
+    if method in "ae":
         return [
             *common,
+            *(["--bf16-autocast"] if bf16 and method == "a" else []),
             "--user-dir",
             USER_DIR,
             "--task",
@@ -219,11 +230,13 @@ def fairseq_argv(method: str, data: Path, total: int, save_dir: Path) -> list[st
     ]
 
 
-def run_fairseq(name: str, data: Path, workdir: Path, total: int, warmup: int) -> Result:
+def run_fairseq(
+    name: str, data: Path, workdir: Path, total: int, warmup: int, bf16: bool
+) -> Result:
     """Run fairseq-train; time each update by when its train_inner line arrives."""
     from fairseq_stilts.runtime import fairseq_executable
 
-    argv = fairseq_argv(name[1], data, total, workdir / f"save-{name[1]}")
+    argv = fairseq_argv(name[1], data, total, workdir / f"save-{name[1]}", bf16)
     log = workdir / f"fairseq-{name[1]}.log"
     env = {
         **os.environ,
@@ -326,7 +339,9 @@ class PadCollator:
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def run_trainer(name: str, pairs: tuple, workdir: Path, total: int, warmup: int) -> Result:
+def run_trainer(
+    name: str, pairs: tuple, workdir: Path, total: int, warmup: int, bf16: bool
+) -> Result:
     """Train XLMRobertaForSequenceClassification with HF Trainer; time each step's end."""
     import transformers as hf
     from datasets import Dataset
@@ -358,6 +373,7 @@ def run_trainer(name: str, pairs: tuple, workdir: Path, total: int, warmup: int)
         weight_decay=0.0,
         max_grad_norm=0.0,
         use_cpu=True,
+        bf16=bf16,
         report_to=[],
         save_strategy="no",
         logging_strategy="no",
@@ -399,7 +415,8 @@ def report(results: list[Result]) -> dict[str, float]:
             f"{r.name:<44}{mean:>10.4f}{statistics.median(r.seconds):>9.4f}"
             f"{rate[r.name[:3]]:>10.0f}{sum(r.tokens) / len(r.tokens):>9.0f}{share:>9.1%}{r.others:>8.0%}"
         )
-    ratios = {"a/b": rate["(a)"] / rate["(b)"], "a/d": rate["(a)"] / rate["(d)"]}
+    other = "(b)" if "(b)" in rate else "(e)"
+    ratios = {f"a/{other[1]}": rate["(a)"] / rate[other], "a/d": rate["(a)"] / rate["(d)"]}
     print("\ntokens/s ratio " + ", ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
     if any(r.others > 0.1 for r in results):
         print("warning: other processes took over 10% of the CPUs during a run (column 'others')")
@@ -428,6 +445,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="keep all files here (default: a temp dir)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic data")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the four methods")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast (see above)")
     args = parser.parse_args()
     if args.warmup < 1 or args.updates < 1 or args.rounds < 1:
         parser.error("--warmup, --updates and --rounds must be >= 1")
@@ -455,18 +473,18 @@ def main() -> None:
             f"{args.warmup} warmup + {args.updates} timed updates of {BATCH}"
         )
         rounds = []
+        methods = BF16_METHODS if args.bf16 else METHODS
         for number in range(args.rounds):
-            order = METHODS[number % 4 :] + METHODS[: number % 4]
+            order = methods[number % 4 :] + methods[: number % 4]
             results = {}
             for name in order:
                 print(f"round {number + 1}: running {name} ...", flush=True)
                 start = cpu_clock()
-                if name[1] in "ab":
-                    results[name] = run_fairseq(name, data, workdir, total, args.warmup)
-                else:
-                    results[name] = run_trainer(name, pairs, workdir, total, args.warmup)
+                run = run_fairseq if name[1] in "abe" else run_trainer
+                source = data if name[1] in "abe" else pairs
+                results[name] = run(name, source, workdir, total, args.warmup, args.bf16)
                 results[name].others = others_share(start)
-            rounds.append(report([results[name] for name in METHODS]))
+            rounds.append(report([results[name] for name in methods]))
         summarize(rounds)
 
 

@@ -35,6 +35,7 @@ from fairseq_stilts.data.datasets.language_sampling import LanguageSampledDatase
 from fairseq_stilts.data.datasets.length_grouped import LengthGroupedDataset
 from fairseq_stilts.data.prepare.manifest import Manifest, read_manifest
 from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.models.stilts_xlmr import BF16_AUTOCAST_HELP, use_bf16_autocast
 from fairseq_stilts.registry import Family, TaskSpec, get_family
 from fairseq_stilts.writes import write_atomic
 
@@ -59,6 +60,7 @@ class StiltsConfig(FairseqDataclass):
             "metrics to DIR/<subset>.metrics.json"
         },
     )
+    bf16_autocast: bool = field(default=False, metadata={"help": BF16_AUTOCAST_HELP})
     seed: int = II("common.seed")
 
 
@@ -305,6 +307,7 @@ class StiltsTask(FairseqTask):
 
     def build_model(self, cfg, from_checkpoint: bool = False):
         model = super().build_model(cfg, from_checkpoint)
+        use_bf16_autocast(model, self.cfg.bf16_autocast)
         if self.family.head is not None:
             if not hasattr(model, "register_task_head"):
                 raise StiltsError(

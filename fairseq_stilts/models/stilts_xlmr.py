@@ -14,6 +14,7 @@ Differences from stock ``roberta``/``xlmr`` that matter for X-STILTs:
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from fairseq.models import register_model, register_model_architecture
 from fairseq.models.roberta.model import (
     RobertaClassificationHead,
@@ -22,6 +23,7 @@ from fairseq.models.roberta.model import (
     roberta_large_architecture,
 )
 from fairseq.models.roberta.model_xlmr import XLMRModel
+from fairseq.modules import gelu as fairseq_gelu
 from fairseq.utils import safe_getattr
 
 from fairseq_stilts.data.prepare.encoder import dictionary_fingerprint
@@ -81,12 +83,31 @@ class StiltsXLMRModel(XLMRModel):
     same labels in the same order.
     """
 
+    autocast_dtype: torch.dtype | None = None
+    """Set by the task (``--bf16-autocast``): run ``forward`` under ``torch.autocast`` with
+    this dtype; a runtime choice, not saved in checkpoints."""
+
     @classmethod
     def build_model(cls, args, task):
         model = super().build_model(args, task)
         fingerprint = dictionary_fingerprint(task.source_dictionary)
         model.register_buffer(FINGERPRINT, torch.tensor(fingerprint, dtype=torch.long))
+        for module in model.modules():
+            # fairseq's gelu runs in fp32 and casts back: the same numbers in fp32, and
+            # under bf16 autocast two casts per call that torch's own kernel does not need
+            if getattr(module, "activation_fn", None) is fairseq_gelu:
+                module.activation_fn = F.gelu
         return model
+
+    def forward(self, *args, **kwargs):
+        """fairseq's forward, under bf16 autocast when the task asked for it: matmuls run in
+        bf16 while weights, gradients and optimizer state stay fp32; the backward pass runs
+        outside it, in the dtypes the forward chose."""
+        if self.autocast_dtype is None:
+            return super().forward(*args, **kwargs)
+        device = self.encoder.sentence_encoder.embed_tokens.weight.device.type
+        with torch.autocast(device, dtype=self.autocast_dtype):
+            return super().forward(*args, **kwargs)
 
     def register_task_head(self, kind: str, name: str, num_classes: int) -> None:
         """A head of ``kind`` (a family's :attr:`~fairseq_stilts.registry.Family.head`):
@@ -226,3 +247,18 @@ def xlmr_large_architecture(args):
     """XLM-R Large: 24 layers, 1024 hidden, 16 heads."""
     _xlmr_positions(args)
     roberta_large_architecture(args)
+
+
+BF16_AUTOCAST_HELP = (
+    "run the model's forward under torch.autocast with bfloat16, on CPU (with bf16 instructions, "
+    "e.g. avx512_bf16) or GPU; weights, gradients and optimizer state stay fp32, so checkpoints "
+    "are the same either way (fairseq's own --bf16 implies --tpu)"
+)
+
+
+def use_bf16_autocast(model, enabled: bool) -> None:
+    """Switch bf16 autocast of a model built by a task (see ``BF16_AUTOCAST_HELP``)."""
+    if enabled and not isinstance(model, StiltsXLMRModel):
+        raise StiltsError("--bf16-autocast needs an XLM-R model (--arch xlmr_base/large/tiny)")
+    if isinstance(model, StiltsXLMRModel):
+        model.autocast_dtype = torch.bfloat16 if enabled else None

@@ -32,6 +32,7 @@ from omegaconf import II, MISSING, OmegaConf
 
 from fairseq_stilts.data.prepare.encoder import dictionary_fingerprint
 from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.models.stilts_xlmr import BF16_AUTOCAST_HELP, use_bf16_autocast
 from fairseq_stilts.multitask.mixture import (
     SAMPLERS,
     MultiTaskDataset,
@@ -96,6 +97,7 @@ class MultiTaskConfig(FairseqDataclass):
         default="", metadata={"help": "TASK=N,...: a task's --max-seq-length"}
     )
     head_map: str = field(default="", metadata={"help": "TASK=HEAD,...: tasks that share a head"})
+    bf16_autocast: bool = field(default=False, metadata={"help": BF16_AUTOCAST_HELP})
     seed: int = II("common.seed")
     optimization_update_freq: int = II("optimization.update_freq[0]")  # batches per rank per update
 
@@ -256,6 +258,7 @@ class MultiTaskTask(FairseqTask):
         for sub in self.subtasks.values():
             if sub.family.head is not None:
                 sub.register_head(model)
+        use_bf16_autocast(model, self.cfg.bf16_autocast)
         return model
 
     def build_criterion(self, cfg, from_checkpoint: bool = False):
