@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from fairseq_stilts.data.prepare import readers as readers_module
 from fairseq_stilts.data.prepare.readers import (
     Example,
     get_reader,
@@ -186,6 +187,41 @@ def test_invalid_utf8_names_the_line(tmp_path, reader):
 def test_read_lines_numbers_lines_from_one(tmp_path):
     path = write(tmp_path / "x.txt", "one\r\ntwo\n\nfour")
     assert list(read_lines(path)) == [(1, "one"), (2, "two"), (3, ""), (4, "four")]
+
+
+def _line_by_line(data: bytes) -> list[tuple[int, str]]:
+    """The reference: each line decoded alone, BOM dropped from the first, endings stripped."""
+    lines = data.removeprefix(b"\xef\xbb\xbf").split(b"\n")
+    lines = lines[:-1] if lines[-1] == b"" else lines
+    return [(i, line.decode("utf-8").rstrip("\r")) for i, line in enumerate(lines, start=1)]
+
+
+@pytest.mark.parametrize("block", [1, 2, 5, 7, 64, 1 << 22])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\n",
+        b"\xef\xbb\xbfcaf\xc3\xa9\r\nna\xc3\xafve\n\n\xe6\x97\xa5\xe6\x9c\xac\r\r\nlast",
+        b"one line, no newline",
+        b"a\nbb\nccc\n\n\n",
+    ],
+)
+def test_read_lines_in_blocks_gives_the_lines_one_by_one(tmp_path, monkeypatch, block, data):
+    monkeypatch.setattr(readers_module, "BLOCK", block)
+    path = write(tmp_path / "x.txt", data)
+    assert list(read_lines(path)) == _line_by_line(data)
+
+
+@pytest.mark.parametrize("block", [3, 1 << 22])
+def test_bad_bytes_are_named_by_line_and_column_across_blocks(tmp_path, monkeypatch, block):
+    monkeypatch.setattr(readers_module, "BLOCK", block)
+    path = write(tmp_path / "x.txt", b"\xef\xbb\xbfab\nc\xc3\xa9d\xffe\nf\n")
+    with pytest.raises(DataError, match=r"x.txt:2: not valid UTF-8 \(byte 0xff at column 5\)"):
+        list(read_lines(path))
+    path = write(tmp_path / "y.txt", b"ab\ncd\n\xc3\xa9f\x00g\n")
+    with pytest.raises(DataError, match=r"y.txt:3: NUL byte at column 3"):
+        list(read_lines(path))
 
 
 def test_jsonl_invalid_json_names_the_line(tmp_path):

@@ -6,6 +6,7 @@ labels and texts against the spec is left to :mod:`fairseq_stilts.data.prepare.e
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import os
@@ -50,21 +51,46 @@ def require_file(path: Path) -> None:
 
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield (line number, text) of a UTF-8 file, without line endings (CRLF too) and without a
-    leading byte-order mark; a NUL byte is an error."""
+    leading byte-order mark; a NUL byte is an error. Read and decoded in blocks of whole lines."""
     require_file(path)
+    number = 0
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as err:
-                raise DataError(
-                    path,
-                    f"not valid UTF-8 (byte {raw[err.start]:#04x} at column {err.start + 1})",
-                    number,
-                ) from None
-            if "\x00" in text:
-                raise DataError(path, f"NUL byte at column {text.index(chr(0)) + 1}", number)
-            yield number, text.rstrip("\r\n")
+        rest = handle.read(max(BLOCK, 3)).removeprefix(codecs.BOM_UTF8)
+        while True:
+            more = handle.read(BLOCK)
+            end = len(rest) if not more else rest.rfind(b"\n") + 1  # whole lines only
+            for text in _decode(path, rest[:end], number):
+                number += 1
+                yield number, text.rstrip("\r")
+            if not more:
+                return
+            rest = rest[end:] + more
+
+
+BLOCK = 1 << 22  # bytes read at once
+
+
+def _decode(path: Path, block: bytes, before: int) -> list[str]:
+    """The lines of ``block`` (whole lines) after line ``before``; bad UTF-8 or a NUL byte is
+    an error naming its line and column."""
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError as err:
+        column = err.start - (block.rfind(b"\n", 0, err.start) + 1) + 1
+        raise DataError(
+            path,
+            f"not valid UTF-8 (byte {block[err.start]:#04x} at column {column})",
+            before + block.count(b"\n", 0, err.start) + 1,
+        ) from None
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the end of the last line, or of an empty block
+    if "\x00" in text:
+        index = next(i for i, line in enumerate(lines) if "\x00" in line)
+        raise DataError(
+            path, f"NUL byte at column {lines[index].index(chr(0)) + 1}", before + index + 1
+        )
+    return lines
 
 
 def json_records(path: Path) -> Iterator[tuple[int, dict]]:

@@ -38,26 +38,27 @@ def prepare_texts(request: PrepareRequest, read_hf: HFReader) -> Manifest:
     subsets = group_subsets(parts, request)
     with folder_written_atomically(request.out) as tmp:
         distinct = distinct_parts(subsets)  # encode a part in two subsets once
-        encoded = iter(
-            encode_all(
-                [t for p in distinct for t in p.examples], encoder, request.workers, request.quiet
-            )
+        encoded = encode_all(
+            [t for p in distinct for t in p.examples], encoder, request.workers, request.quiet
         )
-        rows_of = {id(p): [[next(encoded) for _ in t] for t in p.examples] for p in distinct}
+        width, first, columns_of = len(spec.field_names), 0, {}
+        for p in distinct:  # a part's rows of field i: every width-th text from its i-th
+            end = first + width * len(p.examples)
+            columns_of[id(p)] = [encoded[first + i : end : width] for i in range(width)]
+            first = end
         train_labels = [y for p in subsets["train"] for y in p.labels]
         label_dict = label_dictionary(
             spec.labels, np.bincount(train_labels, minlength=len(spec.labels))
         )
         for subset, members in subsets.items():
-            rows = [row for p in members for row in rows_of[id(p)]]
-            labels = [label for p in members for label in p.labels]
-            for i in range(len(spec.field_names)):
-                write_indexed(
-                    tmp / f"input{i}" / subset, [row[i] for row in rows], len(encoder.dictionary)
-                )
+            for i in range(width):
+                column = [ids for p in members for ids in columns_of[id(p)][i]]
+                write_indexed(tmp / f"input{i}" / subset, column, len(encoder.dictionary))
+            labels = np.array([label for p in members for label in p.labels], dtype=np.int64)
+            eos = np.full_like(labels, label_dict.eos())
             write_indexed(
                 tmp / "label" / subset,
-                [np.array([label_dict.nspecial + y, label_dict.eos()]) for y in labels],
+                list(np.column_stack([label_dict.nspecial + labels, eos])),
                 len(label_dict),
             )
         for i in range(len(spec.field_names)):
