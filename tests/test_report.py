@@ -209,10 +209,9 @@ def test_categories_and_the_xtreme_score_only_with_every_task():
     text = markdown(report)
     assert "## XTREME categories" in text
     assert "| none | 75.00 (n=1) | 75.00 (n=1) | 40.00 (n=1) | 15.00 (n=1) |" in text
-    # one seed, no per-example counts: the interval has no width, and excludes zero
+    # one seed, no per-example counts: the interval has no width and is not starred
     assert (
-        "| mnli | +2.00 [+2.00, +2.00]* | +2.00 [+2.00, +2.00]* | +2.00 [+2.00, +2.00]* |  |"
-        in text
+        "| mnli | +2.00 [+2.00, +2.00] | +2.00 [+2.00, +2.00] | +2.00 [+2.00, +2.00] |  |" in text
     )
     scores[("mnli", 1, "bucc")] = 22.0
     complete = build_report(_rows(scores))
@@ -232,7 +231,7 @@ def test_english_vs_multilingual_per_language_and_task(store):
     assert xnli.languages["de"].value == pytest.approx(5.0)
     assert xnli.difference.value == pytest.approx(2.5)
     assert xnli.difference.value == pytest.approx(xnli.multilingual - xnli.english)
-    # no per-example counts: only the seeds vary. A drawn seed brings all of a task's languages,
+    # no per-example counts: only the seeds vary. A drawn seed brings all of its languages,
     # so English-only's mean is 79, 80 or 81 and multilingual's 82, 82.5 or 83
     assert 1.0 <= xnli.difference.low < 2.5 < xnli.difference.high <= 4.0
     assert report.fixed_languages["xnli"] == ["de", "en"]
@@ -341,18 +340,34 @@ def test_cli_help_names_both_formats(capsys):
 def test_cli_reads_the_grid_runs_counts_and_warns_on_a_bad_file(tmp_path, capsys):
     grid = tmp_path / "grid"
     store = write_store(grid / "results.jsonl")
-    rng = np.random.default_rng(0)
+    by_run: dict[str, dict] = {}
     for row in make_rows():
-        if row["target"] == "xnli" and row["language"] == "en":
-            path = counts_path(run_dir(grid, row["run"]) / RESULTS)
-            hits = (rng.random(200) < row["value"] / 100).astype(float)
-            both = {"ncorrect": hits, "nsentences": np.ones(200)}
-            write_counts(path, {"en": both, "de": both})
+        if row["target"] == "xnli":  # counts that give the stored accuracy: 2 x value hits of 200
+            hits = np.zeros(200)
+            hits[: round(2 * row["value"])] = 1
+            by_run.setdefault(row["run"], {})[row["language"]] = {
+                "ncorrect": hits,
+                "nsentences": np.ones(200),
+            }
+    for run, found in by_run.items():
+        write_counts(counts_path(run_dir(grid, run) / RESULTS), found)
     bad = counts_path(run_dir(grid, "none-xquad-s1") / RESULTS)
     bad.parent.mkdir(parents=True)
     bad.write_text("garbage")
+    stale = counts_path(run_dir(grid, "mnli-udpos-s1") / RESULTS)
+    write_counts(stale, {"en": {"ncorrect": np.ones(3), "nsentences": np.ones(3)}})
     main([str(store), "--out", str(tmp_path / "report")])
     printed, warned = capsys.readouterr()
     assert f"warning: {bad}: not a readable per-example counts file" in warned
-    assert "xnli:" not in printed.split("## How the intervals are computed")[1].split("##")[0]
-    assert "udpos: de en" in printed  # no counts there: seeds only, and said so
+    # a udpos run's file gives no seqeval_f1: not used, said so
+    assert f"warning: {stale}: the counts of 'en' give no seqeval_f1: not used" in warned
+    method = printed.split("## How the intervals are computed")[1].split("##")[0]
+    assert "xnli:" not in method  # every xnli run's counts were used
+    assert "udpos: de en" in method  # none there: seeds only, and said so
+
+
+def test_cli_refuses_a_negative_seed(store, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(store), "--out", str(tmp_path / "r"), "--seed", "-1"])
+    assert exit_info.value.code == 2
+    assert "--seed must be 0 or more" in capsys.readouterr().err

@@ -11,7 +11,12 @@ from fairseq_stilts.metrics.sums import SUM_METRICS, metric_from_sums
 from fairseq_stilts.metrics.tagging import f1_from_counts
 from fairseq_stilts.results.example_counts import columns, read_counts, write_counts
 from fairseq_stilts.results.report import build_report
-from fairseq_stilts.results.resampling import estimate, resample_task, resampled_sums
+from fairseq_stilts.results.resampling import (
+    SeedResampler,
+    estimate,
+    resample_task,
+    resampled_sums,
+)
 from fairseq_stilts.results.row import to_row
 
 
@@ -35,7 +40,7 @@ def test_paired_bootstrap_gives_the_known_interval():
     scores, counts = _paired_case()
     draws = resample_task("xnli", scores, counts, ("accuracy",), 4000, seed=0)
     assert draws.fixed_languages == []
-    found = estimate(6.0, draws.setting["A"] - draws.setting["B"])
+    found = estimate(6.0, draws.runs["A", 1]["de"] - draws.runs["B", 1]["de"])
     # per-example differences: +1 on 40, -1 on 10 of 500 examples, so mean 0.06 and standard
     # error sqrt((50/500 - 0.06**2) / 500): the 95% interval is 6.0 +- 1.96 * 1.389 = [3.28, 8.72]
     # (unpaired, the two accuracies' errors would give +- 6.2)
@@ -46,22 +51,35 @@ def test_paired_bootstrap_gives_the_known_interval():
 
 def test_the_bootstrap_is_reproducible_by_seed():
     scores, counts = _paired_case()
-    first = resample_task("xnli", scores, counts, ("accuracy",), 200, seed=5)
-    again = resample_task("xnli", scores, counts, ("accuracy",), 200, seed=5)
-    other = resample_task("xnli", scores, counts, ("accuracy",), 200, seed=6)
-    assert np.array_equal(first.setting["A"], again.setting["A"])
-    assert not np.array_equal(first.setting["A"], other.setting["A"])
+    first = resample_task("xnli", scores, counts, ("accuracy",), 200, seed=5).runs["A", 1]
+    again = resample_task("xnli", scores, counts, ("accuracy",), 200, seed=5).runs["A", 1]
+    other = resample_task("xnli", scores, counts, ("accuracy",), 200, seed=6).runs["A", 1]
+    assert np.array_equal(first["de"], again["de"])
+    assert not np.array_equal(first["de"], other["de"])
 
 
 def test_without_counts_only_the_seeds_vary():
-    scores = {("A", seed): {"de": float(seed), "fr": float(seed)} for seed in (1, 2, 3)}
+    scores = {("A", seed): {"de": float(seed)} for seed in (1, 2, 3)}
     draws = resample_task("xnli", scores, {}, ("accuracy",), 2000, seed=0)
-    assert draws.fixed_languages == ["de", "fr"]
+    assert draws.fixed_languages == ["de"]
+    assert (draws.runs["A", 2]["de"] == 2.0).all()
+    resampler = SeedResampler({"A": [1, 2, 3]}, 2000, seed=0)
+    per_seed = {s: draws.runs["A", s]["de"] for s in (1, 2, 3)}
     # three seeds drawn with replacement: the mean is 1 (all seed 1) with probability 1/27 > 2.5%
-    found = estimate(2.0, draws.setting["A"])
+    found = estimate(2.0, resampler.mean("A", per_seed, "xnli", "de"))
     assert (found.low, found.high) == (1.0, 3.0)
-    # a drawn seed brings all the task's languages: de and fr move together
-    assert np.array_equal(draws.language["A", "de"], draws.language["A", "fr"])
+    # a drawn seed brings everything of the setting: another task's scores move with these
+    tenfold = resampler.mean("A", {s: 10 * v for s, v in per_seed.items()}, "pawsx")
+    assert np.allclose(tenfold, 10 * resampler.mean("A", per_seed, "xnli", "de"))
+    # a quantity without seed 3 draws among seeds 1 and 2, as its value is their mean
+    partial = resampler.mean("A", {1: per_seed[1], 2: per_seed[2]}, "tatoeba")
+    assert set(np.unique(partial)) == {1.0, 1.5, 2.0}
+
+
+def test_an_interval_of_no_width_excludes_nothing():
+    assert not estimate(2.0, np.full(10, 2.0)).excludes_zero
+    assert estimate(2.0, np.linspace(1.0, 3.0, 10)).excludes_zero
+    assert not estimate(0.5, np.linspace(-1.0, 2.0, 10)).excludes_zero
 
 
 def test_resampled_sums_draw_as_many_examples_as_there_are():
@@ -104,6 +122,14 @@ def test_counts_files_round_trip_and_refuse_garbage(tmp_path):
     path.write_bytes(b"not a zip file")
     with pytest.raises(StiltsError, match="results.examples.npz: not a readable"):
         read_counts(path)
+    with path.open("wb") as handle:  # an .npy file under the name
+        np.save(handle, np.ones(3))
+    with pytest.raises(StiltsError, match="results.examples.npz: not a readable"):
+        read_counts(path)
+    for bad in ({"de/ncorrect": np.array([1.0, np.nan])}, {"de/ncorrect": np.array(["a"])}):
+        np.savez(path.with_suffix(""), **bad)
+        with pytest.raises(StiltsError, match="entry 'de/ncorrect' is not a <lang>/<sum> array"):
+            read_counts(path)
 
 
 def _rows(scores, sha: str | None) -> list:

@@ -24,6 +24,9 @@ def grid_counts(store: Path, rows: list) -> tuple[dict, list[str]]:
     from fairseq_stilts.results.example_counts import counts_path, read_counts
 
     counts, problems = {}, []
+    values: dict[tuple[str, str], dict[str, float]] = {}
+    for row in rows:
+        values.setdefault((row.run, row.language), {})[row.metric] = row.value
     runs = {(row.run, row.setting, row.seed, row.target) for row in rows}
     for run, setting, seed, target in sorted(runs):
         path = counts_path(run_dir(store.parent, run) / RESULTS)
@@ -34,8 +37,30 @@ def grid_counts(store: Path, rows: list) -> tuple[dict, list[str]]:
         except StiltsError as err:
             problems.append(str(err))
             continue
-        counts |= {(setting, seed, target, lang): c for lang, c in found.items()}
+        for lang, language_counts in found.items():
+            differs = _differs(language_counts, values.get((run, lang), {}))
+            if differs:
+                problems.append(f"{path}: the counts of {lang!r} give {differs}: not used")
+            else:
+                counts[setting, seed, target, lang] = language_counts
     return counts, problems
+
+
+def _differs(counts: dict, stored: dict[str, float]) -> str:
+    """What the summed ``counts`` give that differs from the ``stored`` metric values (or what
+    they lack); empty when they agree with every stored metric they can compute."""
+    from fairseq_stilts.metrics.sums import SUM_METRICS, metric_from_sums
+
+    sums = {name: float(v.sum()) for name, v in counts.items()}
+    for metric, value in stored.items():
+        if metric not in SUM_METRICS:
+            continue
+        if not set(SUM_METRICS[metric].sums) <= set(sums):
+            return f"no {metric}"
+        computed = metric_from_sums(metric, sums)
+        if abs(computed - value) > 1e-3:
+            return f"{metric} {computed}, not the stored {value}"
+    return ""
 
 
 @cli
@@ -56,6 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.resamples < 1:
         parser.error("--resamples must be at least 1")
+    if args.seed < 0:
+        parser.error("--seed must be 0 or more")
     from fairseq_stilts.results.plots import draw_figures
     from fairseq_stilts.results.render import markdown, write_tables
     from fairseq_stilts.results.report import build_report

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -47,14 +48,18 @@ def write_counts(path: Path, by_language: Mapping[str, Mapping[str, Sequence[flo
 def read_counts(path: Path) -> dict[str, Counts]:
     """Language -> its per-example counts, from a file :func:`write_counts` made."""
     try:
-        with np.load(path, allow_pickle=False) as found:
+        found = np.load(path, allow_pickle=False)
+        if not isinstance(found, np.lib.npyio.NpzFile):
+            raise ValueError("not an .npz archive")
+        with found:
             arrays = {key: found[key] for key in found.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as err:
         raise StiltsError(f"{path}: not a readable per-example counts file ({err})") from None
     by_language: dict[str, Counts] = {}
     for key, values in arrays.items():
         lang, _, name = key.partition("/")
-        if not name or values.ndim != 1:
+        numeric = np.issubdtype(values.dtype, np.number) and values.dtype != np.complex128
+        if not name or values.ndim != 1 or not numeric or not np.isfinite(values).all():
             raise StiltsError(f"{path}: entry {key!r} is not a <lang>/<sum> array of counts")
         by_language.setdefault(lang, {})[name] = values
     for lang, counts in by_language.items():

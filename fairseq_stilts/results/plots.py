@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from fairseq_stilts.results.languages import ORDER_NOTE, family_of, family_order  # noqa: E402
-from fairseq_stilts.results.report import AVERAGE, Report, average_label  # noqa: E402
+from fairseq_stilts.results.report import AVERAGE, Report, average_label, no_deltas  # noqa: E402
 from fairseq_stilts.results.resampling import Estimate  # noqa: E402
 from fairseq_stilts.writes import write_atomic  # noqa: E402
 
@@ -41,6 +41,14 @@ def _save(figure: Figure, path: Path) -> list[Path]:
     finally:
         plt.close(figure)
     return paths
+
+
+def _error_bars(estimates: list[Estimate]) -> np.ndarray:
+    """matplotlib's (below, above) error-bar lengths of each estimate's interval; none below 0
+    (a percentile interval need not contain its point value)."""
+    return np.clip(
+        [[e.value - e.low for e in estimates], [e.high - e.value for e in estimates]], 0, None
+    )
 
 
 def _label(report: Report, column: str) -> str:
@@ -91,7 +99,7 @@ def task_deltas(report: Report) -> dict[str, Figure] | str:
     """Intermediate setting x target task: delta against the baseline, with the average."""
     settings = [s for s in report.settings if s != report.baseline]
     if not report.deltas or not settings:
-        return f"no setting {report.baseline!r} in the results to take deltas against (--baseline)"
+        return no_deltas(report)
     columns = report.tasks + ([AVERAGE] if report.average_tasks else [])
     labels = [_label(report, c) for c in columns]
     title = f"Delta against '{report.baseline}' ({report.split}); * 95% CI excludes zero"
@@ -116,7 +124,7 @@ def language_deltas(report: Report) -> dict[str, Figure] | str:
     """Language x task: each setting minus the baseline, one figure per setting."""
     settings = sorted({s for s, _ in report.language_deltas}, key=report.settings.index)
     if not settings:
-        return f"no setting {report.baseline!r} in the results to take deltas against (--baseline)"
+        return no_deltas(report)
     figures = {}
     for setting in settings:
         tasks = [t for t in report.tasks if (setting, t) in report.language_deltas]
@@ -189,14 +197,14 @@ def english_vs_multilingual(report: Report) -> dict[str, Figure] | str:
         (0.2, report.multilingual, ORANGE),
     ):
         e = [report.intervals[setting, t] for t in tasks]
-        errors = [[v.value - v.low for v in e], [v.high - v.value for v in e]]
+        errors = _error_bars(e)
         values = [v.value for v in e]
         scores.bar(x + offset, values, 0.4, yerr=errors, capsize=3, color=colour, label=setting)
     scores.set_xticks(x, tasks, rotation=30, ha="right")
     scores.set_ylabel("task score (95% CI)")
     scores.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8)
     d = [c.difference for c in report.comparisons]
-    errors = [[v.value - v.low for v in d], [v.high - v.value for v in d]]
+    errors = _error_bars(d)
     diffs.bar(x, [v.value for v in d], 0.5, yerr=errors, capsize=4, color=GREY)
     diffs.axhline(0.0, color="black", linewidth=0.8)
     diffs.set_xticks(x, tasks, rotation=30, ha="right")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fairseq_stilts.results.categories import CATEGORIES
 from fairseq_stilts.results.languages import ORDER_NOTE, family_order
-from fairseq_stilts.results.report import AVERAGE, Report, average_label
+from fairseq_stilts.results.report import AVERAGE, Report, average_label, no_deltas
 from fairseq_stilts.results.resampling import Estimate
 from fairseq_stilts.results.scores import Summary, official_metrics, xtreme_targets
 from fairseq_stilts.results.summary import opening_paragraph
@@ -61,7 +61,9 @@ def method(report: Report) -> str:
         "example, and recomputes each metric from the drawn examples' counts (accuracy; seqeval "
         "F1 from chunk counts per sentence; EM and F1 per question; BUCC F1 from pairs per "
         "source sentence); then it draws each setting's seeds with replacement and averages "
-        "them. A * marks an interval that excludes zero."
+        "them. A * marks an interval that excludes zero. With two or three seeds the seeds' "
+        "share of an interval is rough; with one seed and no per-example counts nothing varies: "
+        "the interval has no width and is not starred."
     )
     if report.fixed_languages:
         missing = "; ".join(f"{t}: {' '.join(ls)}" for t, ls in report.fixed_languages.items())
@@ -96,7 +98,12 @@ def _comparison_tables(report: Report) -> list[str]:
         ],
     )
     if report.category_comparisons:
-        lines += ["", "By category, multilingual minus English [95% CI]:", ""]
+        lines += [
+            "",
+            "By category, multilingual minus English of the category scores (each over its "
+            "setting's languages) [95% CI]:",
+            "",
+        ]
         keys = list(report.category_comparisons)
         lines += _table(
             [average_label(report) if k == AVERAGE else k for k in keys],
@@ -175,10 +182,7 @@ def markdown(report: Report, figures: Mapping[str, str] | None = None) -> str:
         lines.append("")
         lines += _table(["setting", *_header(report, columns)], _deltas(report, columns))
     else:
-        lines.append(
-            f"No deltas: the results have no setting {report.baseline!r}. Name the baseline "
-            f"with --baseline, one of: {', '.join(report.settings)}."
-        )
+        lines.append(f"No deltas: {no_deltas(report)}.")
     if report.categories:
         lines += ["", "## XTREME categories", ""]
         lines.append(

@@ -23,7 +23,12 @@ import numpy as np
 from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.results.categories import CATEGORIES, XTREME_TASKS, category_scores
 from fairseq_stilts.results.example_counts import Counts
-from fairseq_stilts.results.resampling import Estimate, TaskDraws, estimate, resample_task
+from fairseq_stilts.results.resampling import (
+    Estimate,
+    SeedResampler,
+    estimate,
+    resample_task,
+)
 from fairseq_stilts.results.row import Row
 from fairseq_stilts.results.scores import (
     Summary,
@@ -37,6 +42,7 @@ from fairseq_stilts.results.scores import (
 )
 
 AVERAGE = "average"
+LanguageDraws = dict[tuple[str, str], np.ndarray]  # (setting, language) -> resampled score
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,18 @@ def _language_tables(
     return tables
 
 
+def no_deltas(report: Report) -> str:
+    """Why the report has no deltas against its baseline."""
+    if report.baseline not in report.settings:
+        return (
+            f"the results have no setting {report.baseline!r}; name the baseline with "
+            f"--baseline, one of: {', '.join(report.settings)}"
+        )
+    if len(report.settings) == 1:
+        return f"{report.baseline!r} is the only setting: nothing to compare it with"
+    return f"no score of another setting shares a task with {report.baseline!r}"
+
+
 def average_label(report: Report) -> str:
     """What the average is called: the XTREME score only over all nine tasks."""
     if len(report.average_tasks) == len(XTREME_TASKS):
@@ -230,11 +248,16 @@ def _resample_tasks(
     rows: list[Row],
     counts: Mapping[tuple[str, int, str, str], Counts],
     seed: int,
-) -> tuple[dict[tuple[str, str], np.ndarray], dict[str, TaskDraws], dict[str, dict]]:
-    """Each task's resampled scores: per (setting, task), per task and language, and the seed
-    means per task of each (setting, language) score."""
+) -> tuple[dict[tuple[str, str], np.ndarray], dict[str, LanguageDraws], dict[str, dict]]:
+    """The resampled scores: per (setting, task, category or AVERAGE); per task, of each
+    (setting, language); and the seed means per task of each (setting, language) score."""
+    seeds: dict[str, set[int]] = {}
+    for (setting, _), by_seed in report.seed_scores.items():
+        seeds.setdefault(setting, set()).update(by_seed)
+    resampler = SeedResampler(seeds, report.resamples, seed)
     draws: dict[tuple[str, str], np.ndarray] = {}
-    by_language: dict[str, TaskDraws] = {}
+    per_run: dict[tuple[str, str, int], np.ndarray] = {}  # (setting, task, seed) -> task score
+    languages: dict[str, LanguageDraws] = {}
     means: dict[str, dict[tuple[str, str], float]] = {}  # task -> (setting, lang) -> seed mean
     for task in report.tasks:
         scores = language_scores(rows, task)
@@ -249,16 +272,30 @@ def _resample_tasks(
         resampled = resample_task(
             task, scores, found, official_metrics(task), report.resamples, seed
         )
-        by_language[task] = resampled
         if resampled.fixed_languages:
             report.fixed_languages[task] = resampled.fixed_languages
-        draws |= {(setting, task): values for setting, values in resampled.setting.items()}
-        per_seed: dict[tuple[str, str], list[float]] = {}
-        for (setting, _), by_lang in scores.items():
-            for lang, value in by_lang.items():
-                per_seed.setdefault((setting, lang), []).append(value)
-        means[task] = {key: statistics.fmean(v) for key, v in per_seed.items()}
-    return draws, by_language, means
+        per_seed: dict[tuple[str, str], dict[int, np.ndarray]] = {}
+        for (setting, run_seed), by_lang in resampled.runs.items():
+            if by_lang:
+                per_run[setting, task, run_seed] = resampled.run_score((setting, run_seed))
+            for lang, values in by_lang.items():
+                per_seed.setdefault((setting, lang), {})[run_seed] = values
+        languages[task] = {
+            (setting, lang): resampler.mean(setting, by_seed, task, lang)
+            for (setting, lang), by_seed in per_seed.items()
+        }
+        means[task] = {
+            (setting, lang): statistics.fmean(scores[setting, s][lang] for s in by_seed)
+            for (setting, lang), by_seed in per_seed.items()
+        }
+    groups = {task: (task,) for task in report.tasks}
+    groups |= {c: CATEGORIES[c] for c in report.categories} | {AVERAGE: tuple(report.average_tasks)}
+    for (setting, key), by_seed in report.seed_scores.items():
+        per_seed = {  # computed per seed as the point value is: over the same seeds and tasks
+            s: np.mean([per_run[setting, t, s] for t in groups[key]], axis=0) for s in by_seed
+        }
+        draws[setting, key] = resampler.mean(setting, per_seed, key)
+    return draws, languages, means
 
 
 def _add_intervals(
@@ -270,13 +307,6 @@ def _add_intervals(
     """Intervals of every score and delta, per-language deltas and the English-vs-multilingual
     comparison, from the bootstrap over examples and seeds."""
     draws, by_language, means = _resample_tasks(report, rows, counts, seed)
-    for setting in report.settings:
-        groups = {c: CATEGORIES[c] for c in report.categories}
-        if (setting, AVERAGE) in report.summaries:
-            groups[AVERAGE] = tuple(report.average_tasks)
-        for name, tasks in groups.items():
-            if (setting, name) in report.summaries and all((setting, t) in draws for t in tasks):
-                draws[setting, name] = np.mean([draws[setting, t] for t in tasks], axis=0)
     for key, summary in report.summaries.items():
         report.intervals[key] = estimate(summary.mean, draws[key])
     base = report.baseline
@@ -307,7 +337,7 @@ def _add_intervals(
 
 
 def _paired(
-    means: Mapping[tuple[str, str], float], draws: TaskDraws, treated: str, control: str
+    means: Mapping[tuple[str, str], float], draws: LanguageDraws, treated: str, control: str
 ) -> dict[str, Estimate]:
     """Language -> ``treated`` minus ``control`` (seed means), over the languages both have."""
     languages = sorted(
@@ -316,7 +346,7 @@ def _paired(
     return {
         lang: estimate(
             means[treated, lang] - means[control, lang],
-            draws.language[treated, lang] - draws.language[control, lang],
+            draws[treated, lang] - draws[control, lang],
         )
         for lang in languages
     }
@@ -326,7 +356,7 @@ def _compare(
     report: Report,
     task: str,
     means: Mapping[tuple[str, str], float],
-    draws: TaskDraws,
+    draws: LanguageDraws,
 ) -> Comparison | None:
     """Multilingual minus English-only on ``task``, over the languages both settings have."""
     english, multilingual = report.english, report.multilingual
@@ -340,7 +370,7 @@ def _compare(
     if not languages:
         return None
     difference = np.mean(
-        [draws.language[multilingual, lang] - draws.language[english, lang] for lang in languages],
+        [draws[multilingual, lang] - draws[english, lang] for lang in languages],
         axis=0,
     )
     return Comparison(

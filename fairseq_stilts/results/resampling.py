@@ -6,11 +6,13 @@ the same draw is used for every setting and seed (the test set is the same for a
 difference between settings is paired example by example. From each run's per-example counts
 (:mod:`~fairseq_stilts.results.example_counts`) the resampled sums give the metric exactly as the
 task computes it (:mod:`~fairseq_stilts.metrics.sums`: accuracy, seqeval F1 from chunk counts per
-sentence, EM and F1 per question, BUCC F1 from pairs per source sentence). Then, per setting and
-task, the seeds are drawn with replacement (the same draw for all of the task's languages: a seed
-is one model) and the drawn seeds' scores averaged. A language without counts for some run keeps
-its scores fixed and varies with the seeds only. Percentile intervals of the resampled values;
-seeded, and the draws of a (task, language) depend only on the seed and their names.
+sentence, EM and F1 per question, BUCC F1 from pairs per source sentence). Then each setting's
+seeds are drawn with replacement, the same draw for all its tasks and languages (a seed is one
+intermediate run, which all its targets start from), and every quantity (a language score, a task
+score, a category or the average) is computed per seed as its point value is, then averaged over
+the drawn seeds. A language without counts for some run keeps its scores fixed and varies with
+the seeds only. Percentile intervals of the resampled values; seeded, and each draw depends only
+on the seed and the names of what it draws for.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ class Estimate:
 
     @property
     def excludes_zero(self) -> bool:
-        return self.low > 0 or self.high < 0
+        """Whether the interval lies above or below zero; never for an interval of no width
+        (nothing varied: one seed and no per-example counts)."""
+        return self.low < self.high and (self.low > 0 or self.high < 0)
 
 
 def estimate(value: float, draws: np.ndarray) -> Estimate:
@@ -97,12 +101,15 @@ def _language_draws(
 
 @dataclass
 class TaskDraws:
-    """One task's resampled scores: per (setting, language) and per setting (mean over the
-    setting's languages), and the languages whose examples could not be resampled."""
+    """One task's resampled language scores per run, and the languages whose examples could
+    not be resampled (their scores stay fixed)."""
 
-    language: dict[tuple[str, str], np.ndarray]
-    setting: dict[str, np.ndarray]
+    runs: dict[tuple[str, int], dict[str, np.ndarray]]  # (setting, seed) -> language -> draws
     fixed_languages: list[str]
+
+    def run_score(self, run: tuple[str, int]) -> np.ndarray:
+        """The run's task score in each resample: the mean over its languages."""
+        return np.mean(list(self.runs[run].values()), axis=0)
 
 
 def resample_task(
@@ -113,34 +120,44 @@ def resample_task(
     resamples: int,
     seed: int,
 ) -> TaskDraws:
-    """Resampled scores of ``task`` from its language scores per run ((setting, seed) ->
-    language -> score) and the runs' per-example counts ((setting, seed, language) -> counts)."""
+    """Each run's language scores of ``task`` resampled over examples, from its language scores
+    per run ((setting, seed) -> language -> score) and the runs' per-example counts ((setting,
+    seed, language) -> counts)."""
     languages = sorted({lang for by_lang in scores.values() for lang in by_lang})
-    per_run: dict[tuple[str, int], dict[str, np.ndarray]] = {run: {} for run in scores}
-    fixed = []
+    result = TaskDraws({run: {} for run in scores}, [])
     for lang in languages:
         runs = {run: by_lang[lang] for run, by_lang in scores.items() if lang in by_lang}
         run_counts = {run: counts[(*run, lang)] for run in runs if (*run, lang) in counts}
         draws, resampled = _language_draws(
             runs, run_counts, metrics, resamples, _rng(seed, task, lang)
         )
-        fixed += [] if resampled else [lang]
+        result.fixed_languages += [] if resampled else [lang]
         for run, values in draws.items():
-            per_run[run][lang] = values
-    result = TaskDraws({}, {}, fixed)
-    for setting in sorted({setting for setting, _ in scores}):
-        seeds = sorted(s for name, s in scores if name == setting)
-        chosen = _rng(seed, "seeds", setting, task).integers(0, len(seeds), (resamples, len(seeds)))
-        columns = np.arange(resamples)[:, None]
-        for lang in languages:
-            present = [per_run[setting, s][lang] for s in seeds if lang in per_run[setting, s]]
-            if not present:
-                continue
-            picks = chosen
-            if len(present) < len(seeds):  # a seed lacks the language: draw among its own
-                own = _rng(seed, "seeds", setting, task, lang)
-                picks = own.integers(0, len(present), (resamples, len(present)))
-            result.language[setting, lang] = np.array(present)[picks, columns].mean(axis=1)
-        found = [draws for (name, _), draws in result.language.items() if name == setting]
-        result.setting[setting] = np.mean(found, axis=0)
+            result.runs[run][lang] = values
     return result
+
+
+class SeedResampler:
+    """Draws each setting's seeds with replacement, once per resample, shared by everything of
+    that setting: a seed is one intermediate-training run, which all its targets start from."""
+
+    def __init__(self, seeds: Mapping[str, Sequence[int]], resamples: int, seed: int) -> None:
+        self.seeds = {setting: sorted(found) for setting, found in seeds.items()}
+        self.resamples, self.seed = resamples, seed
+        self.picks = {
+            setting: _rng(seed, "seeds", setting).integers(0, len(found), (resamples, len(found)))
+            for setting, found in self.seeds.items()
+        }
+
+    def mean(self, setting: str, per_seed: Mapping[int, np.ndarray], *names: str) -> np.ndarray:
+        """The mean over drawn seeds of ``per_seed`` (seed -> draws). A quantity that lacks some
+        of the setting's seeds draws among its own (seeded by ``names``), as its value is the
+        mean over those."""
+        seeds = sorted(per_seed)
+        if seeds == self.seeds[setting]:
+            picks = self.picks[setting]
+        else:
+            rng = _rng(self.seed, "seeds", setting, *names)
+            picks = rng.integers(0, len(seeds), (self.resamples, len(seeds)))
+        stack = np.array([per_seed[s] for s in seeds])
+        return stack[picks, np.arange(self.resamples)[:, None]].mean(axis=1)

@@ -7,7 +7,7 @@ differences have a 95% interval that excludes zero, by how much and with what in
 
 from __future__ import annotations
 
-from fairseq_stilts.results.report import AVERAGE, Report, average_label
+from fairseq_stilts.results.report import AVERAGE, Report, average_label, no_deltas
 from fairseq_stilts.results.resampling import Estimate
 
 
@@ -70,16 +70,16 @@ def _against_baseline(report: Report) -> list[str]:
         return []
     deltas = {s: report.deltas[s, key] for s in report.settings if (s, key) in report.deltas}
     if not deltas:
-        return [f"There is no baseline setting {report.baseline!r}: no deltas (see --baseline)."]
+        return [f"No deltas: {no_deltas(report)}."]
     best = max(deltas, key=lambda s: deltas[s].value)
     worst = min(deltas, key=lambda s: deltas[s].value)
     differing = [s for s, e in deltas.items() if e.excludes_zero]
     text = (
-        f"Against the baseline {report.baseline!r}, the {average_label(report)} changes most "
+        f"Against the baseline {report.baseline!r}, the {average_label(report)} is highest "
         f"under {best}, {_delta(deltas[best])}: {_verdict(deltas[best])}"
     )
     if worst != best:
-        text += f"; least under {worst}, {_delta(deltas[worst])}"
+        text += f"; lowest under {worst}, {_delta(deltas[worst])}: {_verdict(deltas[worst])}"
     text += f". {len(differing)} of {len(deltas)} setting(s) have an interval that excludes zero"
     categories = [
         f"{c} {_delta(report.deltas[best, c])}"
