@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 
 class StiltsError(ValueError):
@@ -27,14 +30,25 @@ def report_user_errors() -> None:
         while cause is not None and not isinstance(cause, StiltsError):
             cause = cause.__cause__ or cause.__context__  # fairseq wraps some errors in its own
         if cause is not None:
-            print(f"error: {cause}", file=sys.stderr)
+            _exit_with(f"error: {cause}")
         elif isinstance(value, OSError) and value.filename:
-            print(f"error: {os_error_line(value)}", file=sys.stderr)
+            _exit_with(f"error: {os_error_line(value)}")
         else:
             previous(kind, value, traceback)
 
     hook.stilts = True
     sys.excepthook = hook
+
+
+def _exit_with(line: str) -> NoReturn:
+    """Print ``line``, run the exit handlers, flush, and end with status 1 at once. An error in
+    the middle of fairseq-train would otherwise end in interpreter shutdown with torch's
+    threads alive, which aborts ("terminate called without an active exception", status 134)."""
+    print(line, file=sys.stderr)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)
 
 
 def os_error_line(err: OSError) -> str:

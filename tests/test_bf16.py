@@ -7,6 +7,7 @@ import torch
 from conftest import fairseq, logged, train_args
 
 from fairseq_stilts.cli.evaluate import evaluate
+from fairseq_stilts.errors import StiltsError
 from fairseq_stilts.models.stilts_xlmr import use_bf16_autocast
 from fairseq_stilts.runtime import load_encoder
 
@@ -28,6 +29,13 @@ def test_bf16_autocast_forward_tracks_fp32(tiny_model):
     # (measured 0.4% on this model)
     assert (bf16.float() - fp32).abs().max() < 0.02 * fp32.abs().max()
     assert torch.equal(again, fp32)
+
+
+def test_bf16_autocast_refuses_a_half_model(tiny_model):
+    model = load_encoder(tiny_model / "model.pt", tiny_model).half()
+    use_bf16_autocast(model, True)
+    with pytest.raises(StiltsError, match="do not combine it with --fp16"):
+        model(torch.tensor([[0, 5, 6, 2]]))
 
 
 @pytest.mark.slow
@@ -55,3 +63,15 @@ def test_a_bf16_run_tracks_the_fp32_run_and_its_checkpoint_loads_either_way(
     print(f"accuracy of the bf16-trained checkpoint, fp32 vs bf16 evaluation: {accuracy}")
     for lang, value in accuracy["fp32"].items():
         assert abs(value - accuracy["bf16"][lang]) <= 5.0  # at most a few of the tiny test set
+
+
+@pytest.mark.slow
+def test_combined_with_fp16_fairseq_train_stops_with_one_error_line(tiny_model, prepared, tmp_path):
+    args = train_args("xnli", prepared("xnli"), tiny_model / "model.pt", tmp_path, 2)
+    run = fairseq(
+        "fairseq-train", *args, "--fp16", "--fp16-no-flatten-grads", "--bf16-autocast", check=False
+    )
+    # raised inside the training loop: one line and status 1, not an abort at shutdown
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines()[-1].startswith("error: --bf16-autocast runs an fp32")
+    assert "Traceback" not in run.stderr and "terminate called" not in run.stderr

@@ -105,8 +105,13 @@ class StiltsXLMRModel(XLMRModel):
         outside it, in the dtypes the forward chose."""
         if self.autocast_dtype is None:
             return super().forward(*args, **kwargs)
-        device = self.encoder.sentence_encoder.embed_tokens.weight.device.type
-        with torch.autocast(device, dtype=self.autocast_dtype):
+        weight = self.encoder.sentence_encoder.embed_tokens.weight
+        if weight.dtype != torch.float32:
+            raise StiltsError(
+                f"--bf16-autocast runs an fp32 model, and this one is {weight.dtype}: "
+                "do not combine it with --fp16"
+            )
+        with torch.autocast(weight.device.type, dtype=self.autocast_dtype):
             return super().forward(*args, **kwargs)
 
     def register_task_head(self, kind: str, name: str, num_classes: int) -> None:
