@@ -230,8 +230,9 @@ class StiltsTask(FairseqTask):
 
         ``ids`` (a tensor or a list of ints) are example indices in the subset, ``values`` any
         JSON values, one per id; ``counts``, one per id, the example's share of the sums its
-        metrics derive from (:mod:`fairseq_stilts.metrics.sums`). Written to ``--predictions-dir``/``<subset>.<rank>.jsonl``, which
-        the first record of each pass over the subset starts afresh; a no-op without
+        metrics derive from (:mod:`fairseq_stilts.metrics.sums`). Written to
+        ``--predictions-dir``/``<subset>.<rank>.jsonl``, which the first record of each pass
+        over the subset starts afresh; a no-op without
         ``--predictions-dir``. Criteria call it in eval mode. (In multi-GPU fairseq-train, a
         rank short of batches re-runs fairseq's dummy batch, so its ids can appear twice.)
         """

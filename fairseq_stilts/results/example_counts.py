@@ -48,9 +48,9 @@ def write_counts(path: Path, by_language: Mapping[str, Mapping[str, Sequence[flo
 def read_counts(path: Path) -> dict[str, Counts]:
     """Language -> its per-example counts, from a file :func:`write_counts` made."""
     try:
-        found = np.load(path, allow_pickle=False)
-        if not isinstance(found, np.lib.npyio.NpzFile):
+        if not zipfile.is_zipfile(path):
             raise ValueError("not an .npz archive")
+        found = np.load(path, allow_pickle=False)
         with found:
             arrays = {key: found[key] for key in found.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as err:

@@ -145,7 +145,6 @@ def build_report(
         report.summaries[key] = summarize(by_seed[s] for s in sorted(by_seed))
     _add_intervals(report, rows, counts or {}, seed)
     return report
-    return report
 
 
 def _ordered(names: set[str], first: str) -> list[str]:
