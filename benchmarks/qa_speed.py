@@ -15,8 +15,10 @@ and ``windows(max_length=384, stride=128, max_query_length=64)`` with each windo
 row gives the raw ids only (``encoder.processor.encode(text)``) of both. A breakdown row times
 ``tokenize_with_offsets`` alone.
 
-(2) Decoding: ``decode_answer(n_best=20, max_answer_length=30)`` for every question over all its
-windows, with seeded standard-normal float32 start/end scores for every window position.
+(2) Decoding: ``decode_answers(n_best=20, max_answer_length=30)`` for every question over all
+its windows, in batches of whole questions of up to 32 windows (``stilts-eval``'s default
+``--batch-size``) as the criterion decodes them, with seeded standard-normal float32 start/end
+scores for every window position.
 Baseline: a plain numpy argmax of the start and of the end scores over each window's context
 tokens, the window with the best sum, and its text (the cheapest possible decode).
 
@@ -25,7 +27,7 @@ ratio = library examples/s / baseline examples/s (1 / slowdown). cpu/wall: this 
 time over wall time in that pass (all of it is single-threaded Python); well under 100% means
 other processes held the core, so rerun on an idle machine. Checks outside the timing: every
 answer's token span spells the answer exactly, and with scores peaked at the gold positions
-``decode_answer`` returns the gold answer.
+decoding returns the gold answer.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from record import Aim, Table, save
 
 if TYPE_CHECKING:
     from fairseq_stilts.data.prepare.encoder import PieceEncoder
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
 
 MAX_LENGTH, STRIDE, MAX_QUERY = 384, 128, 64
 N_BEST, MAX_ANSWER = 20, 30
+EVAL_BATCH = 32  # windows per batch: stilts-eval's --batch-size
 QUICK = {"questions": 300, "repeats": 2}
 
 
@@ -198,13 +202,18 @@ def random_scores(built: list[Built], seed: int, oracle: bool = False) -> list[l
 def decode_all(
     questions: list[Question], built: list[Built], scores: list[list[WindowScores]]
 ) -> list[str]:
-    """``decode_answer`` for every question."""
-    from fairseq_stilts.families.span_qa.decode import decode_answer
+    """``decode_answers`` over batches of whole questions of at most ``EVAL_BATCH`` windows
+    (more only for a question that has more), as the criterion decodes an evaluation batch."""
+    from fairseq_stilts.families.span_qa.decode import QuestionScores, decode_answers
 
-    return [
-        decode_answer(ws, q.context, b.context.starts, b.context.ends, N_BEST, MAX_ANSWER)
-        for q, b, ws in zip(questions, built, scores, strict=True)
-    ]
+    batches, windows = [[]], 0
+    for q, b, ws in zip(questions, built, scores, strict=True):
+        if windows + len(ws) > EVAL_BATCH and batches[-1]:
+            batches.append([])
+            windows = 0
+        batches[-1].append(QuestionScores(ws, q.context, b.context.starts, b.context.ends))
+        windows += len(ws)
+    return [a for batch in batches for a in decode_answers(batch, N_BEST, MAX_ANSWER)]
 
 
 def argmax_all(
@@ -226,18 +235,33 @@ def argmax_all(
     return out
 
 
-def report(n: int, rows: list[tuple[Timing, Timing | None]]) -> None:
-    """Print the table: seconds, examples/s, µs/example, cpu/wall, ratio to the baseline."""
-    head = ("step", "best s", "examples/s", "us/example", "cpu/wall", "ratio")
-    print("\n{:<52}{:>9}{:>12}{:>12}{:>10}{:>8}".format(*head))
+ABOUT = (
+    "`benchmarks/qa_speed.py`: span-QA data handling on generated SQuAD-format data: (1) window "
+    "building (`tokenize_with_offsets`, answer spans, windows of 384 / stride 128) against "
+    "sentencepiece's ids with character offsets of the same texts; (2) `decode_answers` (n-best "
+    "20, answers up to 30 tokens, batches of up to 32 windows as in evaluation) against a numpy "
+    "argmax per window. Each time is the best of its passes; ratio = library examples/s over "
+    "baseline examples/s."
+)
+
+
+def report(n: int, rows: list[tuple[Timing, Timing | None]]) -> Table:
+    """The table: seconds, examples/s, µs/example, cpu/wall, ratio to the baseline."""
+    table = Table(
+        f"{n:,} questions", ["step", "best s", "examples/s", "µs/example", "cpu/wall", "ratio"]
+    )
     for timing, baseline in rows:
-        ratio = f"{baseline.seconds / timing.seconds:>8.3f}" if baseline else f"{'':>8}"
-        print(
-            f"{timing.name:<52}{timing.seconds:>9.3f}{n / timing.seconds:>12.0f}"
-            f"{1e6 * timing.seconds / n:>12.1f}{timing.cpu_share:>10.0%}{ratio}"
+        table.add(
+            timing.name.strip(),
+            f"{timing.seconds:.3f}",
+            f"{n / timing.seconds:,.0f}",
+            f"{1e6 * timing.seconds / n:.1f}",
+            f"{timing.cpu_share:.0%}",
+            f"{baseline.seconds / timing.seconds:.3f}" if baseline else "",
         )
     if any(t.cpu_share < 0.9 for row in rows for t in row if t):
         print("warning: a pass got under 90% of a CPU (column cpu/wall): rerun on an idle machine")
+    return table
 
 
 def main() -> None:
@@ -249,6 +273,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="seed of the data and the scores")
     parser.add_argument("--quick", action="store_true", help="300 questions, 2 repeats (< 20 s)")
     parser.add_argument("--keep", type=Path, help="also write the generated SQuAD JSON here")
+    parser.add_argument("--results", type=Path, help="also record the run in this JSON file")
     args = parser.parse_args()
     if args.quick:
         for key, value in QUICK.items():
@@ -294,7 +319,7 @@ def main() -> None:
         )
         scores = random_scores(built, args.seed)
         decode, _ = best_of(
-            "(2) decode_answer, n_best 20, max length 30",
+            "(2) decode_answers, n_best 20, max length 30",
             args.repeats,
             lambda: decode_all(questions, built, scores),
         )
@@ -318,7 +343,7 @@ def main() -> None:
             f"{np.mean(per_q):.2f} (max {max(per_q)}); answer spans spelled exactly "
             f"{spelled}/{n}; oracle scores decoded exactly {exact}/{n}"
         )
-        report(
+        table = report(
             n,
             [
                 (build, encode),
@@ -329,15 +354,16 @@ def main() -> None:
                 (argmax, None),
             ],
         )
-        print(
-            f"\nratio (1) library / baseline examples/s = {encode.seconds / build.seconds:.3f} "
-            f"(library {build.seconds / encode.seconds:.1f}x slower; against ids only "
-            f"{ids_only.seconds / build.seconds:.3f})"
-        )
-        print(
-            f"ratio (2) library / baseline examples/s = {argmax.seconds / decode.seconds:.3f} "
-            f"(library {decode.seconds / argmax.seconds:.1f}x slower)"
-        )
+        aims = [
+            Aim("(1) window building / ids with offsets", encode.seconds / build.seconds, 0.5),
+            Aim("(2) decoding / argmax", argmax.seconds / decode.seconds, 0.3),
+        ]
+        notes = [
+            f"{len(tokens)} contexts of median {np.median(tokens):.0f} tokens, "
+            f"{np.mean(per_q):.2f} windows per question; window building against ids only: "
+            f"{ids_only.seconds / build.seconds:.3f}."
+        ]
+        save(args.results, "qa_speed", "Span-QA data handling", ABOUT, [table], aims, notes)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -18,7 +18,12 @@ from fairseq_stilts.data.prepare.folder import prepare_task
 from fairseq_stilts.data.prepare.manifest import SubsetInfo
 from fairseq_stilts.data.prepare.request import QAOptions
 from fairseq_stilts.errors import DataError, StiltsError
-from fairseq_stilts.families.span_qa.decode import WindowScores, decode_answer
+from fairseq_stilts.families.span_qa.decode import (
+    QuestionScores,
+    WindowScores,
+    decode_answer,
+    decode_answers,
+)
 from fairseq_stilts.families.span_qa.squad_json import read_squad_json
 from fairseq_stilts.families.span_qa.windows import WINDOW_FIELDS, tokenize_with_offsets, windows
 from fairseq_stilts.metrics.qa import question_scores
@@ -276,7 +281,7 @@ def _decode_one_window_at_a_time(
 @pytest.mark.parametrize("ties", [False, True])
 def test_decoding_all_windows_at_once_gives_each_windows_own_answer(ties):
     rng = np.random.default_rng(7)
-    decoded = 0
+    decoded, questions = 0, []
     for case in range(400):
         n_tokens = int(rng.integers(1, 60))
         doc_len, stride = int(rng.integers(1, 25)), int(rng.integers(1, 12))
@@ -306,7 +311,12 @@ def test_decoding_all_windows_at_once_gives_each_windows_own_answer(ties):
         )
         assert ours == reference, (case, options)
         decoded += ours != ""
+        questions.append(QuestionScores(windows, context, starts, starts + 2))
     assert decoded > 200  # most cases answer something
+    for options in [(20, 30, False, 0.0), (3, 4, True, 1.0), (1, 1, True, -1.0)]:
+        together = decode_answers(questions, *options)  # one batch of 400 questions
+        alone = [_decode_one_window_at_a_time(*vars(q).values(), *options) for q in questions]
+        assert together == alone, options
 
 
 def test_target_layouts_tydiqa_by_id_prefix_and_mlqa_same_language_pairs(tiny_model, tmp_path):

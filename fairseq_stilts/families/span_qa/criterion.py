@@ -19,7 +19,7 @@ from fairseq.logging import metrics
 
 from fairseq_stilts.families.label_loss import derived, log_loss_and_sums
 from fairseq_stilts.families.span_qa import FAMILY
-from fairseq_stilts.families.span_qa.decode import WindowScores, decode_answer
+from fairseq_stilts.families.span_qa.decode import QuestionScores, WindowScores, decode_answers
 from fairseq_stilts.metrics.qa import QASums, question_scores
 
 SUMS = ("qa_exact", "qa_f1", "qa_questions")
@@ -77,14 +77,22 @@ class SpanQACriterion(FairseqCriterion):
         return loss, windows, logging_output
 
     def score(self, sample, start, end) -> dict[str, float]:
-        """Decode every question of the batch and sum its EM and F1."""
+        """Decode every question of the batch (all together) and sum its EM and F1."""
         start, end = start.cpu().numpy(), end.cpu().numpy()
-        total, first = QASums(), 0
-        texts, counts = [], []
+        questions, first = [], 0
         for question, size in zip(sample["questions"], sample["group_sizes"].tolist(), strict=True):
             rows = slice(first, first + size)
             first += size
-            text = self.decode(question, sample["windows"][rows], start[rows], end[rows])
+            questions.append(self.scores(question, sample["windows"][rows], start[rows], end[rows]))
+        decoded = decode_answers(
+            questions,
+            n_best=self.cfg.n_best_size,
+            max_answer_length=self.cfg.max_answer_length,
+            allow_null=self.task.manifest.no_answer,
+            null_threshold=self.cfg.null_score_diff_threshold,
+        )
+        total, texts, counts = QASums(), [], []
+        for question, text in zip(sample["questions"], decoded, strict=True):
             lang = question["lang"] if self.task.spec.scoring in LANGUAGE_AWARE_SCORING else None
             exact, f1 = question_scores(text, question["answers"], lang)
             total += QASums(exact, f1, 1)
@@ -93,21 +101,17 @@ class SpanQACriterion(FairseqCriterion):
         self.task.record_predictions(sample["id"].tolist(), texts, counts)
         return {"qa_exact": total.exact_match, "qa_f1": total.f1, "qa_questions": total.count}
 
-    def decode(self, question: dict, windows: np.ndarray, start, end) -> str:
-        """The answer text of one question from its windows' records and start/end scores."""
-        scores = [
-            WindowScores(s, e, int(w["doc_start"]), int(w["doc_len"]), int(w["context_offset"]))
-            for w, s, e in zip(windows, start, end, strict=True)
-        ]
-        return decode_answer(
-            scores,
+    @staticmethod
+    def scores(question: dict, windows: np.ndarray, start, end) -> QuestionScores:
+        """One question's windows (their records) with their start/end scores."""
+        return QuestionScores(
+            [
+                WindowScores(s, e, int(w["doc_start"]), int(w["doc_len"]), int(w["context_offset"]))
+                for w, s, e in zip(windows, start, end, strict=True)
+            ],
             question["context"],
             question["token_starts"],
             question["token_ends"],
-            n_best=self.cfg.n_best_size,
-            max_answer_length=self.cfg.max_answer_length,
-            allow_null=self.task.manifest.no_answer,
-            null_threshold=self.cfg.null_score_diff_threshold,
         )
 
     @staticmethod
