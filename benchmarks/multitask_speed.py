@@ -67,6 +67,7 @@ from classification_speed import (  # noqa: E402
     others_share,
     work_folder,
 )
+from record import Aim, Table, save  # noqa: E402
 
 CONFIGS = {
     "a": "(a) single task --task mnli",
@@ -224,10 +225,30 @@ def run(config: str, runs: Runs, data: Path, workdir: Path, args: argparse.Names
     ]
 
 
-def report(results: dict[str, Runs], args: argparse.Namespace, command: str) -> None:
+ABOUT = (
+    "`benchmarks/multitask_speed.py`: time per update of `--task stilts_multitask` against the "
+    "single task on the same data, model and batches (every batch 32 pairs x 48 tokens): (a) "
+    "`--task mnli`, (b) `stilts_multitask --tasks mnli`, (c) `--tasks mnli,xnli` (task and head "
+    "switch about every other update), whole `fairseq-train` runs alternating a, b, c."
+)
+
+
+def report(results: dict[str, Runs], args: argparse.Namespace) -> None:
+    """The table of the three configurations and the aim for b/a, printed and recorded."""
     base = statistics.mean(results["a"].pooled)
-    head = ("configuration", "s/update", "median", "ratio", "per repeat", "switches", "others")
-    print("\n{:<42}{:>9}{:>9}{:>7}  {:<18}{:>9}{:>7}".format(*head))
+    table = Table(
+        f"{args.warmup} warmup + {args.updates} timed updates, {args.repeats} repeat(s), "
+        f"{args.threads} thread(s)",
+        [
+            "configuration",
+            "s/update",
+            "median",
+            "ratio to (a)",
+            "per repeat",
+            "task switches",
+            "others",
+        ],
+    )
     for key, runs in results.items():
         mean = statistics.mean(runs.pooled)
         pairs = [
@@ -238,26 +259,30 @@ def report(results: dict[str, Runs], args: argparse.Namespace, command: str) -> 
             runs.tasks[i : i + args.updates] for i in range(0, len(runs.tasks), args.updates)
         ]
         switches = sum(sum(x != y for x, y in zip(t, t[1:], strict=False)) for t in per_run)
-        print(
-            f"{runs.name:<42}{mean:>9.4f}{statistics.median(runs.pooled):>9.4f}"
-            f"{mean / base:>7.3f}  {' '.join(f'{p:.3f}' for p in pairs):<18}"
-            f"{switches if key == 'c' else '-':>9}{max(runs.others):>7.0%}"
+        table.add(
+            runs.name,
+            f"{mean:.4f}",
+            f"{statistics.median(runs.pooled):.4f}",
+            f"{mean / base:.3f}",
+            " ".join(f"{p:.3f}" for p in pairs),
+            switches if key == "c" else "",
+            f"{max(runs.others):.0%}",
         )
     expected = BATCH * args.length
     odd = sorted({t for r in results.values() for t in r.tokens} - {expected})
-    if odd:
-        print(f"warning: batches of other than {expected} tokens: {odd[:5]}")
-    else:
-        print(f"\nevery timed update: {BATCH} pairs x {args.length} tokens = {expected} tokens")
-    middle = statistics.median(results["a"].pooled)
-    for key in "bc":
-        mean = statistics.mean(results[key].pooled) / base
-        median = statistics.median(results[key].pooled) / middle
-        aim = f"; aim <= 1.03: {'met' if mean <= 1.03 else 'NOT met'}" if key == "b" else ""
-        print(f"ratio {key}/a = {mean:.3f} (means), {median:.3f} (medians){aim}")
-    if any(o > 0.1 for r in results.values() for o in r.others):
-        print("warning: other processes took over 10% of the CPUs during a run (column 'others')")
-    print(f"\ncommand: {command}")
+    notes = [f"warning: batches of other than {expected} tokens: {odd[:5]}"] if odd else []
+    aim = Aim("b/a (means)", statistics.mean(results["b"].pooled) / base, 1.03, at_most=True)
+    others = max(o for r in results.values() for o in r.others)
+    save(
+        args.results,
+        "multitask_speed",
+        "Multi-task overhead",
+        ABOUT,
+        [table],
+        [aim],
+        notes,
+        others=others,
+    )
 
 
 def timed(fn, repeats: int) -> float:
@@ -374,8 +399,8 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="a tiny model folder (default: build one)")
     parser.add_argument("--workdir", type=Path, help="keep all files here (default: a temp dir)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic data")
+    parser.add_argument("--results", type=Path, help="also record the run in this JSON file")
     args = parser.parse_args()
-    command = shlex.join(["python", "benchmarks/multitask_speed.py", *sys.argv[1:]])
     if args.quick:
         args.updates, args.warmup, args.repeats = 10, 2, 1
     if args.warmup < 1 or args.updates < 2 or args.repeats < 1:
@@ -399,7 +424,7 @@ def main() -> None:
             for key, runs in results.items():
                 print(f"running {runs.name} ({repeat + 1}/{args.repeats}) ...", flush=True)
                 run(key, runs, data, workdir, args)
-        report(results, args, command)
+        report(results, args)
         if args.profile:
             profile(data, workdir, args)
 

@@ -38,6 +38,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from record import Aim, Table, save
+
 QUICK = {"sizes": [4000, 8000], "memory_n": 8000, "memory_blocks": [1024, 2048, 4096]}
 
 
@@ -208,38 +210,68 @@ def mib(size: float) -> str:
     return f"{size / 2**20:,.0f}"
 
 
+ABOUT = (
+    "`benchmarks/retrieval_speed.py`: BUCC mining's blocked k-NN search (`margin_candidates`, "
+    "k = 4 both ways, 1024-dim random unit embeddings) against plain `torch.mm` of the same blocks "
+    "and FLOPs in the same process (ratio = bound s / search s), and the search's peak memory "
+    "against the N^2 x 4 bytes of one full similarity matrix."
+)
+
+
 def report(args: argparse.Namespace, timed: list[Run], memory: list[Run]) -> None:
-    """Print the speed table, the memory table and whether the aim is met."""
-    print(
-        f"\nspeed: margin_candidates(k=4, block_size={args.block_size}) vs torch.mm bound, "
-        f"dim {args.dim}, {args.threads} threads, {args.device}"
+    """The speed table, the memory table and the aim, printed and recorded."""
+    speed = Table(
+        f"margin_candidates(k=4, block_size={args.block_size}) against the torch.mm bound, "
+        f"dim {args.dim}, {args.threads} threads, {args.device}",
+        [
+            "N per side",
+            "GFLOP",
+            "search s",
+            "bound s",
+            "search GFLOP/s",
+            "bound GFLOP/s",
+            "ratio",
+            "others",
+        ],
     )
-    head = ("N", "GFLOP", "search s", "bound s", "search GF/s", "bound GF/s", "ratio", "others")
-    print("{:>8}{:>10}{:>10}{:>10}{:>13}{:>12}{:>8}{:>8}".format(*head))
-    ratios = []
     for r in timed:
         work = flops(r.n, args.dim)
-        ratios.append(r.bound_s / r.search_s)
-        print(
-            f"{r.n:>8}{work / 1e9:>10,.0f}{r.search_s:>10.2f}{r.bound_s:>10.2f}"
-            f"{work / r.search_s / 1e9:>13.1f}{work / r.bound_s / 1e9:>12.1f}"
-            f"{ratios[-1]:>8.2f}{r.others:>8.0%}"
+        speed.add(
+            f"{r.n:,}",
+            f"{work / 1e9:,.0f}",
+            f"{r.search_s:.2f}",
+            f"{r.bound_s:.2f}",
+            f"{work / r.search_s / 1e9:,.1f}",
+            f"{work / r.bound_s / 1e9:,.1f}",
+            f"{r.bound_s / r.search_s:.2f}",
+            f"{r.others:.0%}",
         )
-    print(
-        f"aim ratio >= 0.7: {'met' if min(ratios) >= 0.7 else 'NOT met'} (lowest {min(ratios):.2f})"
-    )
     kind = "tensor bytes (CUDA)" if args.device.startswith("cuda") else "resident set (CPU)"
-    print(f"\npeak memory of the search over the inputs, MiB, {kind}")
-    head = ("N", "block", "search peak", "inputs", "N^2 x 4 B", "peak/N^2x4")
-    print("{:>8}{:>8}{:>13}{:>10}{:>12}{:>12}".format(*head))
+    peaks = Table(
+        f"Peak memory of the search over the inputs, MiB, {kind}",
+        ["N", "block", "search peak", "inputs (2 N dim x 4 B)", "N^2 x 4 B", "peak / N^2 x 4 B"],
+    )
     for r in sorted(memory, key=lambda r: (r.n, r.block)):
         full = 4.0 * r.n * r.n
-        print(
-            f"{r.n:>8}{r.block:>8}{mib(r.peak_bytes):>13}{mib(2 * 4.0 * r.n * args.dim):>10}"
-            f"{mib(full):>12}{r.peak_bytes / full:>12.1%}"
+        peaks.add(
+            f"{r.n:,}",
+            r.block,
+            mib(r.peak_bytes),
+            mib(2 * 4.0 * r.n * args.dim),
+            mib(full),
+            f"{r.peak_bytes / full:.1%}",
         )
-    if any(r.others > 0.1 for r in timed + memory):
-        print("warning: other processes took over 10% of the CPUs during a run (column 'others')")
+    aim = Aim("lowest ratio", min(r.bound_s / r.search_s for r in timed), 0.7)
+    save(
+        args.results,
+        f"retrieval_speed_{args.device.split(':')[0]}",
+        f"Retrieval search ({args.device.split(':')[0].upper()})",
+        ABOUT,
+        [speed, peaks],
+        [aim],
+        device=args.device,
+        others=max(r.others for r in timed + memory),
+    )
 
 
 def main() -> None:
@@ -266,6 +298,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="timings per run; best is kept")
     parser.add_argument("--seed", type=int, default=1, help="seed of the embeddings")
     parser.add_argument("--quick", action="store_true", help="small sizes: well under 30 s")
+    parser.add_argument("--results", type=Path, help="also record the run in this JSON file")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--with-bound", action="store_true", help=argparse.SUPPRESS)
