@@ -8,7 +8,10 @@ Differences from stock ``roberta``/``xlmr`` that matter for X-STILTs:
   dict and follow the same hand-off rules; a head of the checkpoint whose kind (per-sentence,
   per-token or span) differs from the task's head of that name is an error;
 - the model stores a fingerprint of the dictionary it was built with, so a checkpoint cannot be
-  used with data encoded by another dictionary.
+  used with data encoded by another dictionary;
+- the encoder's self-attention makes one fused QKV matmul and calls torch's
+  ``scaled_dot_product_attention`` itself (:mod:`~fairseq_stilts.models.attention`), with the
+  same parameters under the same names, so checkpoints are stock fairseq's.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from fairseq.utils import safe_getattr
 
 from fairseq_stilts.data.prepare.encoder import dictionary_fingerprint
 from fairseq_stilts.errors import StiltsError
+from fairseq_stilts.models.attention import use_fused_attention
 from fairseq_stilts.registry import SENTENCE, SPAN, TOKEN
 
 FINGERPRINT = "dictionary_fingerprint"
@@ -97,6 +101,8 @@ class StiltsXLMRModel(XLMRModel):
             # under bf16 autocast two casts per call that torch's own kernel does not need
             if getattr(module, "activation_fn", None) is fairseq_gelu:
                 module.activation_fn = F.gelu
+        # one fused QKV projection and a direct SDPA call, same parameters and names
+        use_fused_attention(model)
         return model
 
     def forward(self, *args, **kwargs):
