@@ -31,14 +31,14 @@ test: lint
 quicktest: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# Every speed benchmark in turn on this machine (about 25 minutes on 2 idle cores; nothing else
+# Every speed benchmark in turn on this machine (about 14 minutes on 2 idle cores; nothing else
 # should run meanwhile), each recorded in benchmarks/results.json, then docs/performance.md
 # written from that file.
 BENCH_MODEL := .bench/model
 RESULTS := --results benchmarks/results.json
 
 bench: install
-	$(BIN)/python -m pip install -q -e ".[bench]"
+	$(BIN)/python -c "import accelerate" 2>/dev/null || $(BIN)/python -m pip install -q -e ".[bench]"
 	test -f $(BENCH_MODEL)/model.pt || $(BIN)/stilts-tiny-model --out $(BENCH_MODEL) --updates 10 --quiet
 	$(BIN)/python benchmarks/classification_speed.py --model $(BENCH_MODEL) $(RESULTS)
 	$(BIN)/python benchmarks/classification_speed.py --bf16 --model $(BENCH_MODEL) $(RESULTS)
